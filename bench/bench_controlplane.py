@@ -1,0 +1,136 @@
+"""Control-plane benchmark: end-to-end pods/s for a big Deployment, and memory per node and per pod.
+
+The cluster runs on the manual clock (``ClusterSim``), so simulated delays cost no wall
+time: what is measured is the work of every loop (ReplicaSet, scheduler, kubelet,
+endpoints) through the API server and the store. The baseline is the same number of bare
+API-server pod creates in the same run, the floor any pipeline writing pods pays.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+import tracemalloc
+from typing import Any
+
+REPLICAS = int(os.environ.get("KUBEGLASS_BENCH_REPLICAS", "10000"))
+NODES = int(os.environ.get("KUBEGLASS_BENCH_NODES", "100"))
+
+
+def _deployment(replicas: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "big"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "big"}},
+            "template": {
+                "metadata": {"labels": {"app": "big"}},
+                "spec": {
+                    "containers": [
+                        {"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": "10m", "memory": "8Mi"}}}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def main() -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+
+    from cluster.api import registry
+    from cluster.api.apiserver import ApiServer, Options
+    from cluster.bootstrap import Topology, create_cluster
+    from cluster.controlplane.sim import ClusterSim
+    from cluster.models import Cluster
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-cp")
+    pod_res = registry.by_kind("", "Pod")
+    deploy_res = registry.by_kind("apps", "Deployment")
+    assert pod_res is not None and deploy_res is not None
+
+    # Baseline: bare pod creates through the API server, no loops.
+    Cluster.objects.filter(name__in=["bench-base", "bench-cp", "bench-mem"]).delete()
+    base = create_cluster("bench-base", user, Topology(workers=1, system_workloads=False))
+    api = ApiServer(base, user)
+    n_base = min(REPLICAS, 2000)
+    t0 = time.perf_counter()
+    for i in range(n_base):
+        api.create(
+            pod_res,
+            "default",
+            {"metadata": {"name": f"p{i}"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+            Options(trace=False),
+        )
+    base_per_s = n_base / (time.perf_counter() - t0)
+
+    cluster = create_cluster(
+        "bench-cp", user, Topology(workers=NODES, system_workloads=False, cpu="64", memory="256Gi", pods="250")
+    )
+    cluster.clock_paused = True
+    cluster.save(update_fields=["clock_paused"])
+    sim = ClusterSim(cluster, ("kube-controller-manager", "kube-scheduler", "kubelet"))
+    sim.run_until_idle()
+    api = ApiServer(cluster, user)
+    t0 = time.perf_counter()
+    api.create(deploy_res, "default", _deployment(REPLICAS), Options(trace=False))
+
+    def all_running() -> bool:
+        pods = sim.ctx.lister("", "Pod").list("default")
+        return len(pods) == REPLICAS and all((p.get("status") or {}).get("phase") == "Running" for p in pods)
+
+    done = sim.run_until(all_running, limit_seconds=3600)
+    elapsed = time.perf_counter() - t0
+    pods_per_s = REPLICAS / elapsed
+
+    memory = _memory(user)
+    return {
+        "replicas": REPLICAS,
+        "nodes": NODES,
+        "all_running": done,
+        "e2e_pods_per_s": round(pods_per_s, 1),
+        "e2e_seconds": round(elapsed, 1),
+        "baseline_bare_pod_creates_per_s": round(base_per_s, 1),
+        "ratio_to_bare_creates": round(pods_per_s / base_per_s, 3),
+        **memory,
+    }
+
+
+def _memory(user: Any) -> dict[str, Any]:
+    """Python heap held by a ClusterSim's caches and loops, per simulated node and per pod."""
+    from cluster.api import registry
+    from cluster.api.apiserver import ApiServer, Options
+    from cluster.bootstrap import Topology, create_cluster
+    from cluster.controlplane.sim import ClusterSim
+
+    nodes, pods = 200, 2000
+    cluster = create_cluster(
+        "bench-mem", user, Topology(workers=nodes, system_workloads=False, cpu="64", memory="256Gi", pods="250")
+    )
+    cluster.clock_paused = True
+    cluster.save(update_fields=["clock_paused"])
+    gc.collect()
+    tracemalloc.start()
+    snap0 = tracemalloc.take_snapshot()
+    sim = ClusterSim(cluster, ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"))
+    sim.run_until_idle()
+    gc.collect()
+    with_nodes = tracemalloc.take_snapshot()
+    api = ApiServer(cluster, user)
+    deploy = registry.by_kind("apps", "Deployment")
+    assert deploy is not None
+    api.create(deploy, "default", _deployment(pods), Options(trace=False))
+    sim.run_until(
+        lambda: (
+            len(sim.ctx.lister("", "Pod")) >= pods
+            and all((p.get("status") or {}).get("phase") == "Running" for p in sim.ctx.lister("", "Pod"))
+        ),
+        limit_seconds=3600,
+    )
+    gc.collect()
+    with_pods = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    per_node = sum(s.size_diff for s in with_nodes.compare_to(snap0, "filename")) / nodes
+    per_pod = sum(s.size_diff for s in with_pods.compare_to(with_nodes, "filename")) / pods
+    return {"memory_per_node_kib": round(per_node / 1024, 1), "memory_per_pod_kib": round(per_pod / 1024, 1)}

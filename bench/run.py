@@ -1,0 +1,87 @@
+"""`make bench`: run the benchmarks on a scratch database and write docs/benchmarks.md.
+
+`python bench/run.py bench_api` runs one; the others keep their last results (docs/benchmarks.json).
+
+Each benchmark reports its figures next to a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHES = ("bench_api", "bench_scheduler", "bench_network", "bench_controlplane", "bench_glass")
+
+
+def setup_django(tmp: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
+    os.environ.setdefault("KUBEGLASS_SQLITE_PATH", str(tmp / "bench.sqlite3"))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py). Each figure stands next to a baseline measured in the same run",
+        "on the same machine; the ratios are what to compare across machines.",
+        "",
+        f"Last run: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPU(s), database {os.environ.get('DATABASE_URL', 'SQLite (WAL)')}.",
+        "",
+    ]
+    for name, figures in results.items():
+        lines += [f"## {name}", "", "| figure | value |", "| --- | --- |"]
+        if isinstance(figures, dict):
+            for key, value in figures.items():
+                lines.append(f"| {key} | {json.dumps(value) if isinstance(value, dict | list) else value} |")
+        else:
+            lines.append(f"| result | {figures} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv[1:])
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        setup_django(Path(tmp))
+        sys.path.insert(0, str(ROOT / "bench"))
+        for name in BENCHES:
+            if only and name not in only:
+                continue
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                results[name] = f"not available: {exc}"
+                continue
+            t0 = time.perf_counter()
+            figures = module.main()
+            figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            results[name] = figures
+            print(name, json.dumps(figures), flush=True)
+    # Results of benchmarks not run this time are kept from the last run that had them.
+    store = ROOT / "docs" / "benchmarks.json"
+    merged = json.loads(store.read_text()) if store.exists() else {}
+    merged.update(results)
+    store.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    (ROOT / "docs" / "benchmarks.md").write_text(render({k: merged[k] for k in BENCHES if k in merged}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

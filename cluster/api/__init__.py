@@ -1,0 +1,1 @@
+"""The API server: the only writer of the store, and the facade real clients speak to."""

@@ -1,0 +1,84 @@
+"""The per-cluster virtual clock: play, pause, speed, and a manual mode for tests.
+
+Sim time is ``sim_seconds`` plus wall time elapsed since ``anchor`` times ``speed``
+while playing; in manual mode (speed 0) it moves only when told to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from cluster.models import Cluster
+
+MIN_SPEED = 0.25
+MAX_SPEED = 64.0
+
+
+def sim_seconds(cluster: Cluster, wall: float | None = None) -> float:
+    if cluster.clock_paused or cluster.clock_speed == 0:
+        return cluster.sim_seconds
+    wall = time.time() if wall is None else wall
+    return cluster.sim_seconds + max(0.0, wall - cluster.clock_anchor) * cluster.clock_speed
+
+
+def sim_now(cluster: Cluster, wall: float | None = None) -> dt.datetime:
+    return cluster.sim_epoch + dt.timedelta(seconds=sim_seconds(cluster, wall))
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """The second-precision UTC form the apiserver writes for metav1.Time."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text.replace("Z", "+00:00")[:25], "%Y-%m-%dT%H:%M:%S%z")
+
+
+def _fold(cluster: Cluster, wall: float) -> None:
+    """Bank the sim time elapsed so far, so a change of speed or pause never jumps the clock."""
+    cluster.sim_seconds = sim_seconds(cluster, wall)
+    cluster.clock_anchor = wall
+
+
+def set_speed(cluster: Cluster, speed: float) -> None:
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
+    wall = time.time()
+    _fold(cluster, wall)
+    cluster.clock_speed = speed
+    cluster.save(update_fields=["sim_seconds", "clock_anchor", "clock_speed"])
+
+
+def pause(cluster: Cluster) -> None:
+    wall = time.time()
+    _fold(cluster, wall)
+    cluster.clock_paused = True
+    cluster.save(update_fields=["sim_seconds", "clock_anchor", "clock_paused"])
+
+
+def resume(cluster: Cluster) -> None:
+    cluster.clock_anchor = time.time()
+    cluster.clock_paused = False
+    cluster.save(update_fields=["clock_anchor", "clock_paused"])
+
+
+def fast_forward(cluster: Cluster) -> float:
+    """Jump sim time to the control plane's next timer (as the runtime last reported it)."""
+    wall = time.time()
+    _fold(cluster, wall)
+    if cluster.next_timer is not None and cluster.next_timer > cluster.sim_seconds:
+        cluster.sim_seconds = cluster.next_timer
+    cluster.save(update_fields=["sim_seconds", "clock_anchor"])
+    return cluster.sim_seconds
+
+
+def state(cluster: Cluster) -> dict[str, object]:
+    return {
+        "cluster": cluster.name,
+        "simSeconds": round(sim_seconds(cluster), 3),
+        "simTime": rfc3339(sim_now(cluster)),
+        "speed": cluster.clock_speed,
+        "paused": cluster.clock_paused,
+        "nextTimer": cluster.next_timer,
+    }

@@ -1,0 +1,92 @@
+"""Pod admission: the kubelet's own check that a bound pod can run here.
+
+Upstream ``pkg/kubelet/lifecycle/predicate.go``: the scheduler may have been bypassed
+(``spec.nodeName`` set by hand) or raced, so the kubelet re-runs the scheduler's
+AdmissionCheck against the pods it already runs: resources (pods, cpu, memory,
+ephemeral-storage, extended), node affinity and selector, node name, host ports, and
+untolerated NoExecute taints. Only the first failure is reported: an
+InsufficientResourceError becomes ``OutOf<resource>``, any other its predicate's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.scheduler.labels import SelectorError
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.plugins.node_affinity import ERR_REASON_POD, required_node_affinity
+from cluster.scheduler.plugins.node_ports import ERR_REASON as NODE_PORTS_REASON
+from cluster.scheduler.plugins.node_ports import fits_ports
+from cluster.scheduler.taints import Taint, find_untolerated_taint
+
+STATIC_SOURCE_ANNOTATION = "kubernetes.io/config.source"
+NODE_NAME_REASON = "node(s) didn't match the requested node name"
+TAINT_REASON = "node(s) had taints that the pod didn't tolerate"
+_OUT_OF = {
+    "cpu": "OutOfcpu",
+    "memory": "OutOfmemory",
+    "ephemeral-storage": "OutOfephemeral-storage",
+    "pods": "OutOfpods",
+}
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    admit: bool
+    reason: str = ""
+    message: str = ""
+
+
+def _insufficient(pod: PodInfo, node: NodeInfo) -> tuple[str, int, int, int] | None:
+    """The first resource the node cannot give the pod: (name, requested, used, capacity)."""
+    alloc, used, req = node.allocatable, node.requested, pod.requests
+    if len(node.pods) + 1 > alloc.allowed_pod_number:
+        return "pods", 1, len(node.pods), alloc.allowed_pod_number
+    if req.milli_cpu > 0 and req.milli_cpu > alloc.milli_cpu - used.milli_cpu:
+        return "cpu", req.milli_cpu, used.milli_cpu, alloc.milli_cpu
+    if req.memory > 0 and req.memory > alloc.memory - used.memory:
+        return "memory", req.memory, used.memory, alloc.memory
+    if req.ephemeral_storage > 0 and req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage:
+        return "ephemeral-storage", req.ephemeral_storage, used.ephemeral_storage, alloc.ephemeral_storage
+    for name in sorted(req.scalar):
+        q = req.scalar[name]
+        if name not in alloc.scalar:
+            continue  # an extended resource the node does not know is the cluster's business
+        if q > alloc.scalar[name] - used.scalar.get(name, 0):
+            return name, q, used.scalar.get(name, 0), alloc.scalar[name]
+    return None
+
+
+def admit(pod: dict[str, Any], node: dict[str, Any], running: Iterable[dict[str, Any]]) -> AdmitResult:
+    """Whether ``pod`` may run on ``node`` next to the pods the kubelet already admitted."""
+    info = NodeInfo(node)
+    for other in running:
+        info.add_pod(PodInfo(other))
+    pi = PodInfo(pod)
+    missing = _insufficient(pi, info)
+    if missing is not None:
+        name, requested, used, capacity = missing
+        return AdmitResult(
+            False,
+            _OUT_OF.get(name, f"OutOf{name}"),
+            f"Node didn't have enough resource: {name}, requested: {requested}, used: {used}, capacity: {capacity}",
+        )
+    try:
+        matches = required_node_affinity(pi).match(info)
+    except SelectorError:
+        matches = False
+    if not matches:
+        return AdmitResult(False, "NodeAffinity", f"Predicate NodeAffinity failed: {ERR_REASON_POD}")
+    wanted = (pod.get("spec") or {}).get("nodeName")
+    if wanted and wanted != info.name:
+        return AdmitResult(False, "NodeName", f"Predicate NodeName failed: {NODE_NAME_REASON}")
+    if pi.wanted_ports and not fits_ports(pi.wanted_ports, info):
+        return AdmitResult(False, "NodePorts", f"Predicate NodePorts failed: {NODE_PORTS_REASON}")
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(STATIC_SOURCE_ANNOTATION, "api") == "api":
+        no_execute: list[Taint] = [t for t in info.taints if t.effect == "NoExecute"]
+        if find_untolerated_taint(no_execute, pi.tolerations) is not None:
+            return AdmitResult(False, "TaintToleration", f"Predicate TaintToleration failed: {TAINT_REASON}")
+    return AdmitResult(True)

@@ -1,0 +1,65 @@
+"""CNI ADD/DEL for a pod sandbox, with host-local IPAM on the node's ``spec.podCIDR``.
+
+flannel delegates to the ``bridge`` plugin, whose ``cni0`` bridge holds the range's first
+address (.1) as the pods' gateway, and to ``host-local`` IPAM, which hands out the rest
+from .2. Calico is modelled with host-local IPAM on the pod CIDR too (``"subnet":
+"usePodCidr"``). The allocation is derived from the pods the kubelet can see (every
+non-terminal pod on this node keeps its IP), lowest free address first, so it is the
+same after a restart and never gives one address to two live pods. (Real host-local
+continues after the last address it reserved, kept in a file on the node; here the
+lowest free one is reused.)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+
+def plugin(cni: str) -> str:
+    """The CNI plugin named in the node's /etc/cni/net.d conflist."""
+    return "calico" if cni.startswith("calico") else "flannel"
+
+
+def gateway(cidr: str) -> str:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return str(net.network_address + 1)
+
+
+def range_set(cidr: str) -> str:
+    """How host-local names a range in its errors: first-last usable address."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    return f"{net.network_address + 1}-{net.broadcast_address - 1}"
+
+
+def allocate(cidr: str, in_use: Iterable[str]) -> str | None:
+    """The lowest free address from .2 up, leaving out the gateway, broadcast and ``in_use``."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    taken = set(in_use)
+    first = int(net.network_address) + 2
+    last = int(net.broadcast_address) - 1
+    for value in range(first, last + 1):
+        ip = str(ipaddress.ip_address(value))
+        if ip not in taken:
+            return ip
+    return None
+
+
+def setup_error(cni: str, sandbox_id: str, cidr: str | None) -> str:
+    """The CRI error RunPodSandbox returns when the network cannot be set up."""
+    name = plugin(cni)
+    if not cidr:
+        if name == "flannel":
+            detail = (
+                'plugin type="flannel" failed (add): loadFlannelSubnetEnv failed: '
+                "open /run/flannel/subnet.env: no such file or directory"
+            )
+        else:
+            detail = 'plugin type="calico" failed (add): failed to get pod CIDR: node has no spec.podCIDR'
+    else:
+        delegate = "failed to delegate add: " if name == "flannel" else ""
+        detail = (
+            f'plugin type="{name}" failed (add): {delegate}failed to allocate for range 0: '
+            f"no IP addresses available in range set: {range_set(cidr)}"
+        )
+    return f'rpc error: code = Unknown desc = failed to setup network for sandbox "{sandbox_id}": {detail}'

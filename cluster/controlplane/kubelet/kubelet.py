@@ -1,0 +1,478 @@
+"""The kubelet: one control loop per Node, running the pods bound to it.
+
+It watches pods whose ``spec.nodeName`` is its node and hands each to a :class:`PodWorker`
+(upstream's pod workers); it renews the node's Lease and reports the Node's status; on a
+control-plane node it runs the static pods of /etc/kubernetes/manifests and keeps their
+mirror pods. Every timer is a "requeue after" on the sim clock.
+
+The Node annotation ``kubeglass.io/kubelet-stopped: "true"`` is the simulation's switch
+for a dead kubelet: while it is set this loop does nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils.translation import gettext_noop
+
+from cluster import clock
+from cluster.api.errors import StatusError
+from cluster.controlplane.controller import Context, Controller
+from cluster.controlplane.informer import object_key
+from cluster.controlplane.kubelet import heartbeat, images, static_pods, volumes
+from cluster.controlplane.kubelet.podworker import EPS, PodWorker
+from cluster.controlplane.kubelet.static_pods import StaticPod
+from cluster.jsonutil import clone
+
+COMPONENT = "kubelet"
+STOPPED_ANNOTATION = "kubeglass.io/kubelet-stopped"
+HEARTBEAT_KEY = "!heartbeat"
+STATIC_KEY = "!static"
+POD_RESYNC_SECONDS = 60.0  # upstream's syncFrequency
+
+# Narration for the glass: message key -> English template (translated through Django i18n).
+NARRATION = {
+    "kubelet.admitted": gettext_noop(
+        "The kubelet on {node} admitted pod {pod}: it fits what the node has left (QoS class {qos})."
+    ),
+    "kubelet.rejected": gettext_noop("The kubelet on {node} rejected pod {pod} ({reason}): {message}."),
+    "kubelet.cgroup": gettext_noop("The kubelet created the pod's cgroup {cgroup} for QoS class {qos}."),
+    "kubelet.volumes.mounted": gettext_noop("The kubelet set up {count} volume(s) for pod {pod}: {volumes}."),
+    "kubelet.volumes.waiting": gettext_noop("Pod {pod} waits for volume {volume}: {error}."),
+    "kubelet.sandbox": gettext_noop(
+        "The kubelet asked containerd (CRI RunPodSandbox) for pod {pod}'s sandbox; containerd started "
+        "the pause container {image}, which holds the pod's namespaces."
+    ),
+    "kubelet.cni.added": gettext_noop(
+        "CNI ADD: the {plugin} plugin gave pod {pod} the IP {ip} from the node's range {cidr} (gateway {gateway})."
+    ),
+    "kubelet.cni.hostnetwork": gettext_noop(
+        "Pod {pod} uses the node's network namespace (hostNetwork): no CNI call, its IP is the node's, {ip}."
+    ),
+    "kubelet.cni.failed": gettext_noop("CNI ADD failed for pod {pod}: {error}."),
+    "kubelet.image.present": gettext_noop("Image {image} is already on node {node}: no pull."),
+    "kubelet.image.pulling": gettext_noop("containerd pulls image {image} from {registry}."),
+    "kubelet.image.pulled": gettext_noop("containerd pulled image {image} ({size} bytes) in {duration}."),
+    "kubelet.image.failed": gettext_noop("Pulling image {image} failed: {error}."),
+    "kubelet.image.backoff": gettext_noop(
+        "ImagePullBackOff: the kubelet waits {backoff} before pulling image {image} again."
+    ),
+    "kubelet.container.created": gettext_noop("containerd created container {container} ({id}) in pod {pod}."),
+    "kubelet.container.started": gettext_noop("containerd started container {container} in its cgroup {scope}."),
+    "kubelet.container.starterror": gettext_noop("Container {container} could not start: {error}."),
+    "kubelet.container.exited": gettext_noop(
+        "Container {container} of pod {pod} exited with code {exitCode} ({reason})."
+    ),
+    "kubelet.container.oomkilled": gettext_noop(
+        "The kernel's OOM killer stopped container {container} of pod {pod}: it used more memory than its limit."
+    ),
+    "kubelet.container.backoff": gettext_noop(
+        "CrashLoopBackOff: the kubelet waits {backoff} before restarting container {container}."
+    ),
+    "kubelet.probe.result": gettext_noop("The {probe} probe of container {container} is now {result}."),
+    "kubelet.probe.kill": gettext_noop("Container {container} failed its {probe} probe: the kubelet kills it."),
+    "kubelet.terminating": gettext_noop(
+        "Pod {pod} is being deleted: the kubelet sends SIGTERM to its containers, SIGKILL after {grace} s."
+    ),
+    "kubelet.teardown": gettext_noop(
+        "The kubelet stopped pod {pod}'s sandbox: CNI DEL released {ip}, volumes unmounted, cgroup {cgroup} removed."
+    ),
+    "kubelet.deleted": gettext_noop("The kubelet finished pod {pod} and deleted it with grace period 0."),
+    "kubelet.lease": gettext_noop(
+        "The kubelet on {node} renewed its Lease in kube-node-lease (renewTime {renewTime})."
+    ),
+    "kubelet.nodestatus": gettext_noop("The kubelet on {node} reported the Node's status (heartbeat {heartbeat})."),
+    "kubelet.static": gettext_noop(
+        "The kubelet on {node} runs static pod {pod} from {file} and created its mirror pod in the API server."
+    ),
+}
+
+
+def is_stopped(node: dict[str, Any] | None) -> bool:
+    """The simulation's switch for a dead kubelet (set by an instructor on the Node)."""
+    annotations = ((node or {}).get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(STOPPED_ANNOTATION, "")).lower() == "true"
+
+
+class Kubelet(Controller):
+    """One node's kubelet: a pod worker per bound pod, the node's heartbeats, its static pods."""
+
+    component = COMPONENT
+    name = "kubelet"
+    watches = (
+        ("", "Pod"),
+        ("", "Node"),
+        ("", "ConfigMap"),
+        ("", "Secret"),
+        ("", "PersistentVolumeClaim"),
+        ("coordination.k8s.io", "Lease"),
+    )
+    resync_seconds = POD_RESYNC_SECONDS
+
+    def __init__(self, ctx: Context, node: str) -> None:
+        self.node = node
+        self.workers: dict[str, PodWorker] = {}
+        self.pulled: list[dict[str, Any]] = []
+        self.pull_free_at = 0.0
+        self.static: dict[str, StaticPod] = {}
+        self.static_loaded = False
+        super().__init__(ctx)
+        self.queue.add(HEARTBEAT_KEY)
+        self.queue.add(STATIC_KEY)
+
+    @property
+    def identity(self) -> str:
+        return f"{COMPONENT}/{self.node}"
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def seed(self) -> int:
+        return int(self.ctx.cluster.seed)
+
+    @property
+    def cni(self) -> str:
+        return str(self.ctx.cluster.cni)
+
+    def node_object(self) -> dict[str, Any] | None:
+        return self.ctx.lister("", "Node").get(None, self.node)
+
+    def host_ip(self) -> str | None:
+        node = self.node_object() or {}
+        for addr in (node.get("status") or {}).get("addresses") or []:
+            if addr.get("type") == "InternalIP":
+                return str(addr.get("address"))
+        return None
+
+    def pod_cidr(self) -> str | None:
+        return ((self.node_object() or {}).get("spec") or {}).get("podCIDR")
+
+    def getter(self, group: str, kind: str) -> Any:
+        lister = self.ctx.lister(group, kind)
+        return lambda namespace, name: lister.get(namespace, name)
+
+    def ts(self, t: float | None) -> str | None:
+        """RFC 3339 (seconds) of a sim time."""
+        if t is None:
+            return None
+        return clock.rfc3339(self.ctx.cluster.sim_epoch + dt.timedelta(seconds=t))
+
+    def micro(self, t: float) -> str:
+        """MicroTime of a sim time, as Leases carry it."""
+        moment = self.ctx.cluster.sim_epoch + dt.timedelta(seconds=t)
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def parse_ts(self, text: str | None) -> float | None:
+        if not text:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment - self.ctx.cluster.sim_epoch).total_seconds()
+
+    # ------------------------------------------------------------------ what workers ask for
+    def trace(
+        self,
+        stage: str,
+        message: str,
+        params: dict[str, Any],
+        involved: list[dict[str, Any]],
+        source: str = "",
+        target: str = "",
+    ) -> None:
+        me = self.identity
+        self.ctx.trace(
+            me,
+            stage,
+            message,
+            params,
+            involved,
+            me if source == "kubelet" else source,
+            me if target == "kubelet" else target,
+        )
+
+    def event(self, obj: dict[str, Any], etype: str, reason: str, message: str) -> None:
+        self.ctx.event(self.identity, obj, etype, reason, message, host=self.node)
+
+    def admitted_pods(self, asking: PodWorker) -> list[dict[str, Any]]:
+        """The pods this node already runs, for admission: its workers', and (after a restart)
+        the pods whose status says a kubelet started them and that no worker holds yet."""
+        out = [
+            w.spec_pod
+            for w in self.workers.values()
+            if w is not asking and w.admitted and w.torn_down_at is None and w.rejection is None
+        ]
+        for pod in self.ctx.lister("", "Pod"):
+            st = pod.get("status") or {}
+            if (pod.get("spec") or {}).get("nodeName") != self.node or object_key(pod) in self.workers:
+                continue
+            if st.get("startTime") and st.get("phase") not in ("Succeeded", "Failed"):
+                out.append(pod)
+        return out
+
+    def ips_in_use(self, asking: PodWorker) -> set[str]:
+        """Addresses live pods on this node hold: from the workers, and from the pods' status."""
+        used = {ip for w in self.workers.values() if w is not asking and (ip := w.holds_ip())}
+        for pod in self.ctx.lister("", "Pod"):
+            spec, st = pod.get("spec") or {}, pod.get("status") or {}
+            if spec.get("nodeName") != self.node or spec.get("hostNetwork"):
+                continue
+            if st.get("phase") in ("Succeeded", "Failed") or not st.get("podIP"):
+                continue
+            if object_key(pod) == asking.key:
+                continue
+            worker = self.workers.get(object_key(pod))
+            if worker is not None and worker.holds_ip() is None and worker.torn_down_at is not None:
+                continue
+            used.add(str(st["podIP"]))
+        return used
+
+    def image_present(self, ref: images.ImageRef) -> bool:
+        node = self.node_object() or {}
+        return images.node_has((node.get("status") or {}).get("images"), ref) or images.node_has(self.pulled, ref)
+
+    def request_pull(self, ref: images.ImageRef, t: float) -> tuple[float, float, images.PullOutcome]:
+        """Queue a pull on this node (pulls are serialised): (start, end, outcome)."""
+        outcome = images.pull(self.seed, ref)
+        start = max(t, self.pull_free_at)
+        end = start + outcome.duration
+        self.pull_free_at = end
+        return start, end, outcome
+
+    def record_image(self, ref: images.ImageRef, size: int) -> None:
+        self.pulled = images.merge_node_images(self.pulled, images.node_image_entry(ref, size))
+
+    def patch_pod_status(self, pod: dict[str, Any], patch: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        self.ctx.patch(self.identity, "", "Pod", meta.get("namespace"), meta["name"], {"status": patch}, "status")
+
+    def delete_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        try:
+            self.ctx.delete(
+                self.identity,
+                "",
+                "Pod",
+                meta.get("namespace"),
+                meta["name"],
+                grace_period=0,
+                preconditions={"uid": meta.get("uid", "")},
+            )
+        except StatusError as err:
+            if err.code != 409:
+                raise
+
+    # ------------------------------------------------------------------ the informer side
+    def on_event(
+        self, group: str, kind: str, etype: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        obj = new or old
+        if obj is None:
+            return
+        if kind == "Pod":
+            key = object_key(obj)
+            mine = any(((o or {}).get("spec") or {}).get("nodeName") == self.node for o in (old, new))
+            if mine or key in self.static or key in self.workers:
+                self.queue.add(key)
+        elif kind == "Node":
+            if obj["metadata"]["name"] != self.node:
+                return
+            if etype == "DELETED":
+                return
+            if is_stopped(old) and not is_stopped(new):
+                self._wake_all()
+            elif old is None:
+                self.queue.add(HEARTBEAT_KEY)
+                self.queue.add(STATIC_KEY)
+        elif kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
+            namespace, name = obj["metadata"].get("namespace"), obj["metadata"]["name"]
+            for key, worker in self.workers.items():
+                if worker.mounted_at is None and worker.namespace == namespace:
+                    if (kind, name) in volumes.references(worker.spec_pod):
+                        worker.retry_mount_now(self.ctx.now())
+                        self.queue.add(key)
+        elif kind == "Lease" and etype == "DELETED" and obj["metadata"]["name"] == self.node:
+            self.queue.add(HEARTBEAT_KEY)
+
+    def _wake_all(self) -> None:
+        self.queue.add(HEARTBEAT_KEY)
+        self.queue.add(STATIC_KEY)
+        for key in list(self.workers):
+            self.queue.add(key)
+        for pod in self.ctx.lister("", "Pod"):
+            if (pod.get("spec") or {}).get("nodeName") == self.node:
+                self.queue.add(object_key(pod))
+
+    def resync(self) -> None:
+        self._wake_all()
+
+    # ------------------------------------------------------------------ the loop
+    def reconcile(self, key: str) -> float | None:
+        node = self.node_object()
+        if node is None or is_stopped(node):
+            return None
+        now = self.ctx.now()
+        self._load_static(node)
+        if key == HEARTBEAT_KEY:
+            return self._heartbeat(node, now)
+        if key == STATIC_KEY:
+            for static_key in self.static:
+                self.queue.add(static_key)
+            return None
+        if key in self.static:
+            due = self._sync_static(key, node, now)
+        else:
+            due = self._sync_pod(key, now)
+        if due is None:
+            return None
+        return max(due - now, EPS * 10)
+
+    def _sync_pod(self, key: str, now: float) -> float | None:
+        pod = self.ctx.lister("", "Pod").by_key(key)
+        worker = self.workers.get(key)
+        if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node:
+            if worker is not None:
+                worker.forget()
+                del self.workers[key]
+            return None
+        uid = pod["metadata"].get("uid", "")
+        if worker is not None and worker.uid != uid:
+            worker.forget()
+            worker = None
+        if worker is None:
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                return None
+            worker = PodWorker(self, uid, key)
+            worker.adopt(pod, now)
+            self.workers[key] = worker
+        return worker.sync(pod, now)
+
+    # ------------------------------------------------------------------ static pods
+    def _load_static(self, node: dict[str, Any]) -> None:
+        if self.static_loaded:
+            return
+        self.static_loaded = True
+        if not static_pods.is_control_plane(node):
+            return
+        cluster = self.ctx.cluster
+        for pod in static_pods.static_pods(
+            self.node, self.host_ip() or "", str(cluster.service_cidr), str(cluster.pod_cidr), self._etcd_members()
+        ):
+            self.static[pod.key] = pod
+
+    def _etcd_members(self) -> list[tuple[str, str]]:
+        """The etcd members when this node joined: the control-plane nodes before it, and itself."""
+        members = []
+        for node in self.ctx.lister("", "Node"):
+            if not static_pods.is_control_plane(node):
+                continue
+            addresses = (node.get("status") or {}).get("addresses") or []
+            ip = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), "")
+            members.append((node["metadata"].get("creationTimestamp") or "", node["metadata"]["name"], str(ip)))
+        members.sort()
+        names = [m[1] for m in members]
+        if self.node not in names:
+            return []
+        return [(name, ip) for _, name, ip in members[: names.index(self.node) + 1]]
+
+    def _sync_static(self, key: str, node: dict[str, Any], now: float) -> float | None:
+        static = self.static[key]
+        mirror = self.ctx.lister("", "Pod").by_key(key)
+        if mirror is not None:
+            annotations = mirror["metadata"].get("annotations") or {}
+            if mirror["metadata"].get("deletionTimestamp") or annotations.get(static_pods.CONFIG_MIRROR) != static.hash:
+                # A stale or deleted mirror pod: remove it; its DELETED event brings a fresh one.
+                self.delete_pod(mirror)
+                mirror = None
+        worker = self.workers.get(key)
+        if worker is None or worker.static is None:
+            worker = PodWorker(self, static.hash, key, static=static)
+            if mirror is not None:
+                worker.adopt(mirror, now)
+            self.workers[key] = worker
+        if mirror is None and not self._mirror_exists(key):
+            body = static_pods.mirror_pod(static, node, self.micro(now).replace("Z", "000Z"))
+            try:
+                self.ctx.create(self.identity, "", "Pod", "kube-system", body)
+            except StatusError as err:
+                if err.code != 409:
+                    raise
+            self.trace(
+                "static",
+                "kubelet.static",
+                {"node": self.node, "pod": key, "file": f"{static_pods.MANIFEST_DIR}/{static.file}"},
+                [{"kind": "Pod", "namespace": "kube-system", "name": static.name}],
+                "kubelet",
+                "kube-apiserver",
+            )
+        return worker.sync(mirror, now)
+
+    def _mirror_exists(self, key: str) -> bool:
+        """Whether the API server holds a (non-deleting) mirror pod the cache may not show yet."""
+        pod = self.ctx.lister("", "Pod").by_key(key)
+        return pod is not None and not pod["metadata"].get("deletionTimestamp")
+
+    # ------------------------------------------------------------------ heartbeats
+    def _heartbeat(self, node: dict[str, Any], now: float) -> float:
+        renew = self.micro(now)
+        lease = self.ctx.lister("coordination.k8s.io", "Lease").get(heartbeat.LEASE_NAMESPACE, self.node)
+        if lease is None:
+            try:
+                self.ctx.create(
+                    self.identity,
+                    "coordination.k8s.io",
+                    "Lease",
+                    heartbeat.LEASE_NAMESPACE,
+                    heartbeat.lease_body(node, renew),
+                )
+            except StatusError as err:
+                if err.code != 409:
+                    raise
+                lease = {}
+        if lease is not None:
+            self.ctx.patch(
+                self.identity,
+                "coordination.k8s.io",
+                "Lease",
+                heartbeat.LEASE_NAMESPACE,
+                self.node,
+                {"spec": heartbeat.lease_body(node, renew)["spec"]},
+            )
+        self.trace(
+            "heartbeat",
+            "kubelet.lease",
+            {"node": self.node, "renewTime": renew},
+            [{"kind": "Lease", "namespace": heartbeat.LEASE_NAMESPACE, "name": self.node}],
+            "kubelet",
+            "kube-apiserver",
+        )
+        self._report_node_status(node, now)
+        return heartbeat.RENEW_INTERVAL
+
+    def _report_node_status(self, node: dict[str, Any], now: float) -> None:
+        status = node.get("status") or {}
+        stamp = self.ts(now) or ""
+        conditions, changed = heartbeat.desired_conditions(status.get("conditions") or [], stamp)
+        current_images = list(status.get("images") or [])
+        new_images = current_images
+        for entry in self.pulled:
+            if not any(set(entry["names"]) & set(e.get("names") or []) for e in new_images):
+                new_images = images.merge_node_images(new_images, entry)
+        last = self.parse_ts(heartbeat.last_heartbeat(node))
+        due = last is None or now - last >= heartbeat.NODE_STATUS_REPORT_FREQUENCY - EPS
+        if not (changed or due or new_images != current_images):
+            return
+        patch: dict[str, Any] = {"conditions": conditions}
+        if new_images != current_images:
+            patch["images"] = new_images
+        self.ctx.patch(self.identity, "", "Node", None, self.node, {"status": clone(patch)}, "status")
+        self.trace(
+            "heartbeat",
+            "kubelet.nodestatus",
+            {"node": self.node, "heartbeat": stamp},
+            [{"kind": "Node", "name": self.node}],
+            "kubelet",
+            "kube-apiserver",
+        )

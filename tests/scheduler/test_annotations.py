@@ -1,0 +1,88 @@
+"""Decision annotations in kube-scheduler-simulator's shape, and a queue-driven loop."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from cluster.scheduler import Cache, Scheduler, SchedulingQueue, decision_annotations, default_profile, schedule_one
+
+from .helpers import make_node, make_pod
+
+
+def test_annotations_shape() -> None:
+    nodes = [
+        make_node(
+            "cp",
+            {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+        ),
+        make_node("w1", {"cpu": "4", "memory": "8Gi", "pods": "110"}),
+        make_node("w2", {"cpu": "4", "memory": "8Gi", "pods": "110"}),
+    ]
+    existing = {"w1": [make_pod(node="w1", requests=[{"cpu": "2", "memory": "1Gi"}])]}
+    d = schedule_one(
+        make_pod(name="web", namespace="default", requests=[{"cpu": "500m", "memory": "512Mi"}]),
+        nodes,
+        existing,
+        rng=random.Random(0),
+    )
+    ann = decision_annotations(d)
+    assert set(ann) == {
+        "kubeglass.io/filter-result",
+        "kubeglass.io/score-result",
+        "kubeglass.io/finalscore-result",
+        "kubeglass.io/selected-node",
+    }
+    assert ann["kubeglass.io/selected-node"] == "w2"
+    filters = json.loads(ann["kubeglass.io/filter-result"])
+    assert filters["cp"]["TaintToleration"] == "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"
+    assert filters["w2"] == {
+        "NodeName": "passed",
+        "NodeResourcesFit": "passed",
+        "NodeUnschedulable": "passed",
+        "TaintToleration": "passed",
+    }
+    scores = json.loads(ann["kubeglass.io/score-result"])
+    final = json.loads(ann["kubeglass.io/finalscore-result"])
+    assert set(scores) == {"w1", "w2"}
+    assert all(isinstance(v, str) for per in scores.values() for v in per.values())
+    assert final["w2"]["TaintToleration"] == "300" and scores["w2"]["TaintToleration"] == "0"
+    assert int(final["w2"]["NodeResourcesFit"]) > int(final["w1"]["NodeResourcesFit"])
+
+
+def test_unschedulable_annotations() -> None:
+    d = schedule_one(
+        make_pod(name="p", requests=[{"cpu": "9"}]), [make_node("n", {"cpu": "1", "memory": "1Gi", "pods": "10"})], {}
+    )
+    ann = decision_annotations(d)
+    assert ann["kubeglass.io/selected-node"] == ""
+    assert json.loads(ann["kubeglass.io/score-result"]) == {}
+
+
+def test_queue_and_scheduler_loop() -> None:
+    now = [0.0]
+    queue = SchedulingQueue.for_profile(lambda: now[0], default_profile())
+    nodes = [make_node(f"n{i}", {"cpu": "1", "memory": "2Gi", "pods": "110"}) for i in range(3)]
+    sched = Scheduler(cache=Cache.build(nodes), rng=random.Random(5))
+    for i in range(4):
+        queue.add(make_pod(name=f"p{i}", requests=[{"cpu": "600m"}], priority=i))
+    placed = {}
+    while (qp := queue.pop()) is not None:
+        d = sched.schedule_one(qp.pod_info)
+        if d.selected_node:
+            placed[qp.pod_info.name] = d.selected_node
+            queue.done(qp.key)
+        else:
+            qp.unschedulable_plugins = set(d.unschedulable_plugins)
+            queue.add_unschedulable_if_not_present(qp, queue.scheduling_cycle)
+    # highest priority first: p3, p2, p1 get the three nodes; p0 waits
+    assert sorted(placed) == ["p1", "p2", "p3"] and len(set(placed.values())) == 3
+    assert [q.pod_info.name for q in queue.unschedulable_pods()] == ["p0"]
+    # a new node fits p0
+    new = make_node("n3", {"cpu": "1", "memory": "2Gi", "pods": "110"})
+    sched.cache.add_node(new)
+    now[0] += 2
+    queue.node_added(new)
+    qp = queue.pop()
+    assert qp is not None and sched.schedule_one(qp.pod_info).selected_node == "n3"

@@ -1,0 +1,71 @@
+"""The incremental cache: requests, ports, images and memoized scores follow pod/node changes."""
+
+from __future__ import annotations
+
+from cluster.scheduler.cache import Cache
+from cluster.scheduler.framework import CycleState, Handle
+from cluster.scheduler.nodeinfo import PodInfo
+from cluster.scheduler.plugins.node_resources_fit import NodeResourcesFit
+
+from .helpers import make_node, make_pod
+
+
+def test_requests_ports_and_pvcs_are_incremental() -> None:
+    cache = Cache.build([make_node("n", {"cpu": "4", "memory": "8Gi", "pods": "110"})])
+    p1 = make_pod(name="a", node="n", requests=[{"cpu": "500m", "memory": "1Gi"}], host_ports=[80])
+    p2 = make_pod(
+        name="b", node="n", requests=[{}], volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]
+    )
+    cache.add_pod(p1)
+    cache.add_pod(p2)
+    ni = cache.get("n")
+    assert ni is not None
+    assert (ni.requested.milli_cpu, ni.requested.memory) == (500, 2**30)
+    assert (ni.non0_cpu, ni.non0_mem) == (600, 2**30 + 200 * 2**20)
+    assert ni.used_ports.check_conflict("", "TCP", 80) and ni.pvc_ref_counts == {"/data": 1}
+    cache.remove_pod(PodInfo(p1).key)
+    assert (ni.requested.milli_cpu, ni.non0_cpu) == (0, 100)
+    assert not ni.used_ports.check_conflict("10.0.0.1", "TCP", 80)
+    cache.update_pod({**p2, "status": {"phase": "Succeeded"}})
+    assert ni.pods == [] and ni.non0_cpu == 0
+
+
+def test_pods_wait_for_their_node_and_assumed_pods_can_be_forgotten() -> None:
+    cache = Cache()
+    early = make_pod(name="early", node="later", requests=[{"cpu": "1"}])
+    cache.add_pod(early)
+    ni = cache.add_node(make_node("later", {"cpu": "4", "memory": "8Gi", "pods": "110"}))
+    assert [p.name for p in ni.pods] == ["early"]
+    pi = cache.assume_pod(make_pod(name="new", requests=[{"cpu": "1"}]), "later")
+    assert cache.is_assumed(pi.key) and ni.requested.milli_cpu == 2000
+    cache.forget_pod(pi.key)
+    assert ni.requested.milli_cpu == 1000
+
+
+def test_image_states_track_nodes() -> None:
+    img = (["nginx:1.25"], 100)
+    cache = Cache.build([make_node("a", images=[img]), make_node("b", images=[img])])
+    assert cache.image_states["nginx:1.25"].num_nodes == 2
+    cache.update_node(make_node("b"))
+    assert cache.image_states["nginx:1.25"].num_nodes == 1
+    cache.remove_node("a")
+    assert "nginx:1.25" not in cache.image_states
+
+
+def test_memoized_scores_follow_node_changes() -> None:
+    cache = Cache.build([make_node("n", {"cpu": "4", "memory": "8Gi", "pods": "110"})])
+    pl = NodeResourcesFit({}, Handle(cache))
+    pod = PodInfo(make_pod(requests=[{"cpu": "1", "memory": "1Gi"}]))
+
+    def score() -> int:
+        state = CycleState()
+        pl.pre_score(state, pod, cache.node_infos())
+        return pl.score_nodes(state, pod, cache.node_infos())[0]
+
+    before = score()
+    assert score() == before
+    cache.add_pod(make_pod(node="n", requests=[{"cpu": "2", "memory": "4Gi"}]))
+    after = score()
+    assert after < before
+    cache.update_node(make_node("n", {"cpu": "64", "memory": "256Gi", "pods": "110"}))
+    assert score() > after

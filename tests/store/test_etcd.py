@@ -1,0 +1,96 @@
+"""The store: revisions, compare-and-swap, and the watch log written with each object."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster import etcd
+from cluster.models import StoredObject, TraceStep, WatchEvent
+
+KEY = etcd.Key("", "ConfigMap", "default", "cfg")
+
+
+def _body(value: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": "default"},
+        "data": {"v": value},
+    }
+
+
+def test_every_write_takes_the_next_revision_and_logs_an_event(cluster) -> None:
+    """Create, update and delete each take the next revision and append a matching watch event."""
+    start = etcd.current_revision(cluster.pk)
+    created = etcd.create(cluster.pk, KEY, _body("1"))
+    assert created["metadata"]["resourceVersion"] == str(start + 1)
+    updated = etcd.update(cluster.pk, KEY, _body("2"), start + 1)
+    assert updated["metadata"]["resourceVersion"] == str(start + 2)
+    gone = etcd.delete(cluster.pk, KEY, None)
+    assert gone["data"] == {"v": "2"}
+    events = etcd.events_after(cluster.pk, start)
+    assert [(e.revision, e.type) for e in events] == [
+        (start + 1, "ADDED"),
+        (start + 2, "MODIFIED"),
+        (start + 3, "DELETED"),
+    ]
+    assert events[1].object["data"] == {"v": "2"}
+    assert etcd.get(cluster.pk, KEY) is None
+
+
+def test_stale_write_is_refused_and_changes_nothing(cluster) -> None:
+    """A write with a stale revision raises CompareFailed and leaves object and log untouched."""
+    etcd.create(cluster.pk, KEY, _body("1"))
+    rv = int(etcd.get(cluster.pk, KEY)["metadata"]["resourceVersion"])
+    etcd.update(cluster.pk, KEY, _body("2"), rv)
+    before = WatchEvent.objects.count()
+    with pytest.raises(etcd.CompareFailed):
+        etcd.update(cluster.pk, KEY, _body("3"), rv)
+    with pytest.raises(etcd.CompareFailed):
+        etcd.delete(cluster.pk, KEY, rv)
+    assert etcd.get(cluster.pk, KEY)["data"] == {"v": "2"}
+    assert WatchEvent.objects.count() == before
+
+
+def test_create_of_existing_key_and_update_of_missing_key(cluster) -> None:
+    """Creating a taken key and updating a missing one both fail."""
+    etcd.create(cluster.pk, KEY, _body("1"))
+    with pytest.raises(etcd.KeyExists):
+        etcd.create(cluster.pk, KEY, _body("1"))
+    with pytest.raises(etcd.KeyMissing):
+        etcd.update(cluster.pk, etcd.Key("", "ConfigMap", "default", "nope"), _body("x"), 1)
+    assert StoredObject.objects.filter(cluster=cluster, kind="ConfigMap").count() == 1
+
+
+def test_trace_steps_share_the_revision_sequence(cluster) -> None:
+    """Trace steps written with a write take the numbers just before it, in order."""
+    start = etcd.current_revision(cluster.pk)
+    steps = [etcd.PendingTrace("kube-apiserver", s, f"apiserver.{s}") for s in ("authn", "authz")]
+    stored = etcd.create(cluster.pk, KEY, _body("1"), steps)
+    assert stored["metadata"]["resourceVersion"] == str(start + 3)
+    seqs = list(TraceStep.objects.filter(cluster=cluster, seq__gt=start).order_by("seq").values_list("seq", "stage"))
+    assert seqs == [(start + 1, "authn"), (start + 2, "authz")]
+    last = etcd.record(cluster.pk, [etcd.PendingTrace("kube-scheduler", "filter", "scheduler.filter")])
+    assert last == start + 4
+
+
+def test_revisions_are_per_cluster(cluster, owner) -> None:
+    """Two clusters count revisions independently."""
+    from cluster.bootstrap import Topology, create_cluster
+
+    other = create_cluster("second", owner, Topology(workers=1))
+    a = etcd.current_revision(cluster.pk)
+    etcd.create(other.pk, KEY, _body("x"))
+    assert etcd.current_revision(cluster.pk) == a
+    assert etcd.get(cluster.pk, KEY) is None
+
+
+def test_saving_a_stale_cluster_row_keeps_the_revision(cluster) -> None:
+    """A plain save() of an old Cluster instance cannot rewind the revision counter."""
+    stale = cluster.__class__.objects.get(pk=cluster.pk)
+    etcd.create(cluster.pk, KEY, _body("1"))
+    head = etcd.current_revision(cluster.pk)
+    stale.clock_speed = 2.0
+    stale.save()
+    assert etcd.current_revision(cluster.pk) == head
+    etcd.update(cluster.pk, KEY, _body("2"), head)
