@@ -122,6 +122,10 @@ def _initial_status(resource: Resource, obj: dict[str, Any]) -> dict[str, Any] |
     return None
 
 
+class _Contended(Exception):
+    """A compare-and-swap lost to a concurrent writer; the caller may read again and retry."""
+
+
 class ApiServer:
     """One cluster's API server. Stateless apart from the cluster row; safe to build per request."""
 
@@ -745,13 +749,36 @@ class ApiServer:
         grace_period: int | None = None,
         preconditions: dict[str, str] | None = None,
     ) -> Result:
+        """Delete, retrying a lost compare-and-swap as the registry's conditional delete does.
+
+        A client's resourceVersion precondition is the only reason a delete answers 409: a controller
+        writing status at the same moment must not make ``kubectl delete`` fail.
+        """
         opts = opts or Options()
+        preconditions = preconditions or {}
+        for _attempt in range(8):
+            try:
+                return self._delete_once(resource, namespace, name, opts, propagation, grace_period, preconditions)
+            except _Contended:
+                if preconditions.get("resourceVersion"):
+                    break
+        raise stale(resource.group, resource.plural, name)
+
+    def _delete_once(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        opts: Options,
+        propagation: str | None,
+        grace_period: int | None,
+        preconditions: dict[str, str],
+    ) -> Result:
         key = self._key(resource, namespace, name)
         old = etcd.get(self.cluster.pk, key)
         if old is None:
             raise not_found(resource.group, resource.plural, name)
         meta = old["metadata"]
-        preconditions = preconditions or {}
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
             raise conflict(
                 resource.group,
@@ -828,7 +855,7 @@ class ApiServer:
                     self._trace(opts, "delete", resource, namespace, name),
                 )
             except etcd.CompareFailed as exc:
-                raise stale(resource.group, resource.plural, name) from exc
+                raise _Contended from exc
             return Result(stored, 200 if not finalizers or graceful else 202)
         if opts.dry_run:
             return Result(old, 200)
@@ -840,7 +867,7 @@ class ApiServer:
                 self._trace(opts, "delete", resource, namespace, name),
             )
         except etcd.CompareFailed as exc:
-            raise stale(resource.group, resource.plural, name) from exc
+            raise _Contended from exc
         except etcd.KeyMissing as exc:
             raise not_found(resource.group, resource.plural, name) from exc
         return Result(gone, 200)

@@ -183,6 +183,47 @@ def test_finalizers_hold_deletion_until_removed(api: ApiServer) -> None:
     assert err.value.code == 404
 
 
+def _race_once(api: ApiServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make the next read of ``name`` be followed by a controller's status write, once."""
+    real_get = etcd.get
+    raced = []
+
+    def racing_get(cluster_id: int, key: etcd.Key) -> dict | None:
+        obj = real_get(cluster_id, key)
+        if obj is not None and key.name == name and not raced:
+            raced.append(True)
+            current = copy.deepcopy(obj)
+            current["status"]["observedGeneration"] = 99
+            etcd.update(cluster_id, key, current, int(current["metadata"]["resourceVersion"]))
+        return obj
+
+    monkeypatch.setattr(etcd, "get", racing_get)
+
+
+def test_delete_retries_a_concurrent_status_write(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller writing status between the read and the delete does not make the delete 409."""
+    api.create(DEPLOY, "default", deployment("busy"))
+    _race_once(api, monkeypatch, "busy")
+    api.delete(DEPLOY, "default", "busy")
+    with pytest.raises(StatusError) as err:
+        api.get(DEPLOY, "default", "busy")
+    assert err.value.code == 404
+
+
+def test_delete_with_stale_resource_version_precondition_is_409(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a resourceVersion precondition the client asked for exactly that version, so no retry."""
+    created = api.create(DEPLOY, "default", deployment("pinned")).object
+    _race_once(api, monkeypatch, "pinned")
+    with pytest.raises(StatusError) as err:
+        api.delete(
+            DEPLOY, "default", "pinned", preconditions={"resourceVersion": created["metadata"]["resourceVersion"]}
+        )
+    assert err.value.code == 409
+    assert api.get(DEPLOY, "default", "pinned")["status"]["observedGeneration"] == 99
+
+
 def test_orphan_and_foreground_add_their_finalizers(api: ApiServer) -> None:
     """propagationPolicy Orphan and Foreground leave the finalizers the garbage collector acts on."""
     api.create(DEPLOY, "default", deployment("a"))
