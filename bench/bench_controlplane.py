@@ -66,7 +66,9 @@ def main() -> dict[str, Any]:
     base_per_s = n_base / (time.perf_counter() - t0)
 
     cluster = create_cluster(
-        "bench-cp", user, Topology(workers=NODES, system_workloads=False, cpu="64", memory="256Gi", pods="250")
+        "bench-cp",
+        user,
+        Topology(workers=NODES, system_workloads=False, cpu="64", memory="256Gi", pods="250", sim_delays=False),
     )
     cluster.clock_paused = True
     cluster.save(update_fields=["clock_paused"])

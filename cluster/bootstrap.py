@@ -53,6 +53,8 @@ class Topology:
     cpu: str = "4"
     memory: str = "8Gi"
     pods: str = "110"
+    # Simulated work durations (image pulls, container start); off makes them instant.
+    sim_delays: bool = True
 
 
 class BootstrapError(ValueError):
@@ -79,6 +81,7 @@ def load_preset(name_or_path: str) -> tuple[Topology, dict[str, str]]:
         managed_control_plane=bool(data.get("managedControlPlane", False)),
         untaint_control_plane=bool(data.get("untaintControlPlane", False)),
         system_workloads=bool(data.get("systemWorkloads", True)),
+        sim_delays=bool(data.get("simDelays", True)),
     )
     return topo, dict(data.get("title") or {})
 
@@ -306,6 +309,7 @@ def create_cluster(
             pod_cidr=pod_cidr_,
             service_cidr=service_cidr,
             managed_control_plane=topo.managed_control_plane,
+            sim_delays=topo.sim_delays,
             # Sim time starts at the wall time of creation, unless a replay pins it.
             sim_epoch=sim_epoch or dt.datetime.now(dt.UTC).replace(microsecond=0),
             clock_anchor=time.time(),

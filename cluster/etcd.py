@@ -6,7 +6,7 @@ write takes is also its ``resourceVersion``.
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from cluster import doorbell
-from cluster.jsonutil import clone
+from cluster.jsonutil import clone, dumps, loads
 from cluster.models import Cluster, EventType, StoredObject, TraceStep, WatchEvent
 
 
@@ -91,8 +91,8 @@ def _write_trace(cluster_id: int, first_seq: int, steps: Iterable[PendingTrace])
             s.component,
             s.stage,
             s.message,
-            json.dumps(s.params, separators=(",", ":")),
-            json.dumps(s.involved, separators=(",", ":")),
+            dumps(s.params),
+            dumps(s.involved),
             s.source,
             s.target,
         )
@@ -143,6 +143,110 @@ def _after_commit(cluster_id: int) -> None:
     transaction.on_commit(lambda: doorbell.ring(cluster_id))
 
 
+class GroupCommit:
+    """Many writes, one commit: the control loops' batch (etcd's batch interval does the same).
+
+    ``begin`` opens a transaction whose first statement takes the cluster's row (SQLite's write
+    lock, PostgreSQL's row lock), so no other writer can slip a revision in; the batch then
+    hands out revisions itself and writes the counters back on ``commit``. Each write still
+    gets its own revision and watch event, and one that loses its compare-and-swap writes
+    nothing, so no savepoint is needed.
+    """
+
+    def __init__(self, cluster_id: int) -> None:
+        self.cluster_id = cluster_id
+        self.revision = 0
+        self.objects = 0
+        self._base = (0, 0)
+        self._atomic: Any = None
+        self.rings = False
+
+    def begin(self) -> None:
+        if getattr(_local, "batch", None) is not None:
+            raise RuntimeError("a group commit is already open on this thread")
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        try:
+            self.revision, self.objects = _allocate(self.cluster_id, 0)
+        except BaseException:
+            self._atomic.__exit__(RuntimeError, RuntimeError("group commit failed"), None)
+            self._atomic = None
+            raise
+        self._base = (self.revision, self.objects)
+        _local.batch = self
+
+    def commit(self) -> None:
+        _local.batch = None
+        atomic, self._atomic = self._atomic, None
+        if atomic is None:
+            return
+        try:
+            if (self.revision, self.objects) != self._base:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {_TABLE} SET revision = %s, object_count = %s WHERE id = %s",
+                        [self.revision, self.objects, self.cluster_id],
+                    )
+        except BaseException as exc:
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        atomic.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        _local.batch = None
+        atomic, self._atomic = self._atomic, None
+        if atomic is not None:
+            atomic.__exit__(RuntimeError, RuntimeError("group commit aborted"), None)
+
+
+_local = threading.local()
+
+
+class _Revisions:
+    """Where one write takes its revisions: the open group commit, or its own transaction."""
+
+    def __init__(self, cluster_id: int) -> None:
+        batch = getattr(_local, "batch", None)
+        self.batch: GroupCommit | None = batch if batch is not None and batch.cluster_id == cluster_id else None
+        self.cluster_id = cluster_id
+        self._atomic: Any = None
+        self._taken = (0, 0)
+
+    def __enter__(self) -> _Revisions:
+        if self.batch is None:
+            self._atomic = transaction.atomic()
+            self._atomic.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._atomic is not None:
+            self._atomic.__exit__(*exc)
+
+    def take(self, count: int, objects: int = 0) -> tuple[int, int]:
+        """The last of ``count`` new revisions, and the object count after this write."""
+        if self.batch is None:
+            return _allocate(self.cluster_id, count, objects)
+        self._taken = (self.batch.revision + count, self.batch.objects + objects)
+        return self._taken
+
+    def done(self) -> None:
+        """The write landed: a batch moves its counters on (and rings the doorbell once, on commit)."""
+        if self.batch is None:
+            _after_commit(self.cluster_id)
+            return
+        self.batch.revision, self.batch.objects = self._taken
+        doorbell.note_write(self.cluster_id)
+        if not self.batch.rings:
+            self.batch.rings = True
+            cluster_id = self.cluster_id
+            transaction.on_commit(lambda: doorbell.ring(cluster_id))
+
+    def failed(self) -> None:
+        """Nothing of this write may stay."""
+        if self.batch is None:
+            transaction.set_rollback(True)
+
+
 def create(
     cluster_id: int,
     key: Key,
@@ -153,27 +257,28 @@ def create(
 ) -> dict[str, Any]:
     """Store a new key. ``uid_for(revision)`` names the object once its revision is known."""
     trace = trace or []
-    with transaction.atomic():
-        if get(cluster_id, key) is not None:
-            raise KeyExists(key)
-        last, objects = _allocate(cluster_id, len(trace) + 1, 1)
+    with _Revisions(cluster_id) as revs:
+        last, objects = revs.take(len(trace) + 1, 1)
         if max_objects is not None and objects > max_objects:
-            transaction.set_rollback(True)
+            revs.failed()
             raise QuotaExceeded(max_objects)
         revision = last
-        _write_trace(cluster_id, last - len(trace), trace)
         stored = _stamp(body, revision)
         if uid_for is not None:
             stored["metadata"]["uid"] = uid_for(revision)
-        text = json.dumps(stored, separators=(",", ":"))
+        text = dumps(stored)
         with connection.cursor() as cursor:
             cursor.execute(
                 f'INSERT INTO {_OBJECTS} (cluster_id, "group", kind, namespace, name, resource_version, body) '
-                f"VALUES (%s, %s, %s, %s, %s, %s, {_json_param()})",
+                f"VALUES (%s, %s, %s, %s, %s, %s, {_json_param()}) ON CONFLICT DO NOTHING",
                 [cluster_id, key.group, key.kind, key.namespace, key.name, revision, text],
             )
+            if cursor.rowcount != 1:
+                revs.failed()
+                raise KeyExists(key)
             _insert_event(cursor, cluster_id, revision, EventType.ADDED, key, text)
-        _after_commit(cluster_id)
+        _write_trace(cluster_id, last - len(trace), trace)
+        revs.done()
     return stored
 
 
@@ -186,10 +291,10 @@ def update(
 ) -> dict[str, Any]:
     """Compare-and-swap: succeeds only while the stored revision is still ``expected_rv``."""
     trace = trace or []
-    with transaction.atomic():
-        last, _ = _allocate(cluster_id, len(trace) + 1)
+    with _Revisions(cluster_id) as revs:
+        last, _ = revs.take(len(trace) + 1)
         stored = _stamp(body, last)
-        text = json.dumps(stored, separators=(",", ":"))
+        text = dumps(stored)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {_OBJECTS} SET resource_version = %s, body = {_json_param()} "
@@ -202,12 +307,12 @@ def update(
             exists = StoredObject.objects.filter(
                 cluster_id=cluster_id, group=key.group, kind=key.kind, namespace=key.namespace, name=key.name
             ).exists()
-            transaction.set_rollback(True)
+            revs.failed()
             raise CompareFailed(key) if exists else KeyMissing(key)
         _write_trace(cluster_id, last - len(trace), trace)
         with connection.cursor() as cursor:
             _insert_event(cursor, cluster_id, last, EventType.MODIFIED, key, text)
-        _after_commit(cluster_id)
+        revs.done()
     return stored
 
 
@@ -219,7 +324,7 @@ def delete(
 ) -> dict[str, Any]:
     """Remove the key; the DELETED event carries the last state at the deletion's revision."""
     trace = trace or []
-    with transaction.atomic():
+    with _Revisions(cluster_id) as revs:
         qs = StoredObject.objects.filter(
             cluster_id=cluster_id, group=key.group, kind=key.kind, namespace=key.namespace, name=key.name
         )
@@ -228,14 +333,14 @@ def delete(
             raise KeyMissing(key)
         if expected_rv is not None and row[0] != expected_rv:
             raise CompareFailed(key)
-        last, _ = _allocate(cluster_id, len(trace) + 1, -1)
+        last, _ = revs.take(len(trace) + 1, -1)
         if qs.filter(resource_version=row[0]).delete()[0] != 1:
-            transaction.set_rollback(True)
+            revs.failed()
             raise CompareFailed(key)
         stored = _stamp(row[1], last)
         _write_trace(cluster_id, last - len(trace), trace)
         _event(cluster_id, last, EventType.DELETED, key, stored).save()
-        _after_commit(cluster_id)
+        revs.done()
     return stored
 
 
@@ -243,10 +348,10 @@ def record(cluster_id: int, trace: list[PendingTrace]) -> int:
     """Append trace steps that go with no write; returns the last sequence number."""
     if not trace:
         return current_revision(cluster_id)
-    with transaction.atomic():
-        last, _ = _allocate(cluster_id, len(trace))
+    with _Revisions(cluster_id) as revs:
+        last, _ = revs.take(len(trace))
         _write_trace(cluster_id, last - len(trace) + 1, trace)
-        _after_commit(cluster_id)
+        revs.done()
     return last
 
 
@@ -257,7 +362,7 @@ _GET_SQL = (
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return loads(value) if isinstance(value, str | bytes) else value
 
 
 def get(cluster_id: int, key: Key) -> dict[str, Any] | None:
@@ -280,6 +385,9 @@ def list_(cluster_id: int, group: str, kind: str, namespace: str | None = None) 
 
 
 def current_revision(cluster_id: int) -> int:
+    batch = getattr(_local, "batch", None)
+    if batch is not None and batch.cluster_id == cluster_id:
+        return int(batch.revision)
     return Cluster.objects.values_list("revision", flat=True).get(pk=cluster_id)
 
 

@@ -42,6 +42,9 @@ class Cluster(models.Model):
     clock_anchor = models.FloatField(default=0.0)
     # The earliest timer of this cluster's control loops, as the runtime last saw it (for fast-forward).
     next_timer = models.FloatField(null=True, blank=True)
+    # How long simulated work takes (image pulls, sandboxes, container create/start/stop). Off makes
+    # that work instant; Kubernetes' own timers (heartbeats, grace periods, probes, back-off) still run.
+    sim_delays = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]

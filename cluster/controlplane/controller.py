@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections.abc import Callable
@@ -12,9 +11,9 @@ from cluster import clock, etcd
 from cluster.api import registry
 from cluster.api.apiserver import ApiServer, Options, Result
 from cluster.api.errors import StatusError
+from cluster.controlplane.events import EventRecorder
 from cluster.controlplane.informer import Informers, Lister, object_key
 from cluster.controlplane.workqueue import WorkQueue
-from cluster.jsonutil import clone
 from cluster.models import Cluster
 
 logger = logging.getLogger(__name__)
@@ -29,9 +28,14 @@ class Context:
         self.api = ApiServer(cluster)
         self._rngs: dict[str, random.Random] = {}
         self.pending_trace: list[etcd.PendingTrace] = []
+        self.recorder = EventRecorder(self.api, self.now_ns, self.timestamp)
 
     def now(self) -> float:
         return clock.sim_seconds(self.cluster)
+
+    def now_ns(self) -> int:
+        moment = clock.sim_now(self.cluster)
+        return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
     def timestamp(self) -> str:
         return clock.rfc3339(clock.sim_now(self.cluster))
@@ -121,55 +125,23 @@ class Context:
         reason: str,
         message: str,
         host: str | None = None,
+        source: str | None = None,
+        field_path: str | None = None,
     ) -> None:
-        """Record a core/v1 Event the way client-go's EventRecorder does, counting repeats."""
-        meta = obj["metadata"]
-        namespace = meta.get("namespace") or "default"
-        digest = hashlib.sha256(f"{meta.get('uid')}/{reason}/{message}".encode()).hexdigest()[:16]
-        name = f"{meta['name']}.{digest}"
-        now = self.timestamp()
-        events = self.lister("", "Event")
-        existing = events.get(namespace, name)
-        if existing is not None:
-            updated = clone(existing)
-            updated["count"] = int(existing.get("count", 1)) + 1
-            updated["lastTimestamp"] = now
-            try:
-                self.update(component, updated)
-                return
-            except StatusError as err:
-                if err.code != 404:
-                    logger.debug("event update failed: %s", err.message)
-                    return
-        involved = {
-            "kind": obj.get("kind"),
-            "namespace": meta.get("namespace"),
-            "name": meta["name"],
-            "uid": meta.get("uid"),
-            "apiVersion": obj.get("apiVersion"),
-            "resourceVersion": meta.get("resourceVersion"),
-        }
-        source: dict[str, Any] = {"component": component.split("/")[0]}
-        if host:
-            source["host"] = host
-        body = {
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {k: v for k, v in involved.items() if v},
-            "reason": reason,
-            "message": message,
-            "source": source,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-            "type": etype,
-            "eventTime": None,
-            "reportingComponent": component.split("/")[0],
-            "reportingInstance": host or "",
-        }
-        try:
-            self.create(component, "", "Event", namespace, body)
-        except StatusError as err:
-            logger.debug("event create failed: %s", err.message)
+        """Record a core/v1 Event the way client-go's EventRecorder does, counting repeats.
+
+        ``source`` defaults to the component's name before any "/" (``kubelet/worker-1`` → ``kubelet``).
+        """
+        self.recorder.record(
+            obj,
+            etype,
+            reason,
+            message,
+            self.opts(component),
+            source or component.split("/")[0],
+            host,
+            field_path,
+        )
 
 
 class Controller:
@@ -178,6 +150,8 @@ class Controller:
     component: ClassVar[str] = ""
     name: ClassVar[str] = ""
     watches: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Watched kinds narrowed by a field selector whose value is ``selector_value`` (a node agent's node).
+    field_selectors: ClassVar[dict[tuple[str, str], str]] = {}
     # A periodic resync re-enqueues every primary object, covering any lost wake-up.
     resync_seconds: ClassVar[float | None] = 300.0
 
@@ -189,7 +163,20 @@ class Controller:
         for group, kind in self.watches:
             handler = self._make_handler(group, kind)
             self._handlers.append(handler)
-            ctx.informers.add_handler(group, kind, handler)
+            field = self.field_selectors.get((group, kind))
+            ctx.informers.add_handler(group, kind, handler, field, self.selector_value if field else None)
+
+    @property
+    def selector_value(self) -> str | None:
+        """The value this loop's field selectors match (its node, for a node agent)."""
+        return None
+
+    def replay(self) -> None:
+        """Hand everything already cached to this loop, as a new informer's initial list would."""
+        for group, kind in self.watches:
+            field = self.field_selectors.get((group, kind))
+            handler = self._make_handler(group, kind)
+            self.ctx.informers.replay_handlers(group, kind, handler, field, self.selector_value if field else None)
 
     @property
     def identity(self) -> str:

@@ -323,7 +323,9 @@ def test_no_duplicate_pods_after_a_restart_mid_create(
     monkeypatch.setattr(sim.ctx, "create", crashing)
     with pytest.raises(KeyboardInterrupt):
         sim.run_until_idle()
-    assert len(pods(kube)) == 2
+    # The kill lands inside a write batch: its two creates are lost with it, unless the batch had
+    # already committed (it commits every 50 ms of wall time). Either way no third pod exists.
+    assert len(pods(kube)) in (0, 2)
     # A new kube-controller-manager process: fresh caches, no expectations in memory.
     restarted = ClusterSim(sim.cluster, KCM)
     restarted.run_until_idle()

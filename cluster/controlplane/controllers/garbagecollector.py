@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 from cluster.api import registry
 from cluster.api.errors import StatusError
 from cluster.controlplane.controller import Context, Controller
+from cluster.controlplane.informer import UNINFORMED
 
 COMPONENT = "kube-controller-manager"
 FOREGROUND = "foregroundDeletion"
@@ -77,7 +78,12 @@ def _describe(ident: Ident) -> str:
 class GarbageCollector(Controller):
     component = COMPONENT
     name = "garbagecollector"
-    watches = tuple((r.group, r.kind) for r in registry.RESOURCES if "delete" in r.verbs and "watch" in r.verbs)
+    # Every deletable kind but those the informers do not cache (Events, which owners never own here).
+    watches = tuple(
+        (r.group, r.kind)
+        for r in registry.RESOURCES
+        if "delete" in r.verbs and "watch" in r.verbs and (r.group, r.kind) not in UNINFORMED
+    )
     resync_seconds = None
 
     def __init__(self, ctx: Context) -> None:

@@ -36,11 +36,14 @@ class PodGC(Controller):
     def __init__(self, ctx: Any) -> None:
         self.missing_since: dict[str, float] = {}
         super().__init__(ctx)
+        self.queue.add("gc")
 
     def on_event(
         self, group: str, kind: str, etype: str, old: dict[str, Any] | None, new: dict[str, Any] | None
     ) -> None:
-        self.queue.add("gc")
+        """Upstream runs every ``gcCheckPeriod`` (20 s); a Node going away starts its quarantine at once."""
+        if kind == "Node" and etype == "DELETED":
+            self.queue.add("gc")
 
     def reconcile(self, key: str) -> float | None:
         now = self.ctx.now()
@@ -87,7 +90,7 @@ class PodGC(Controller):
                     COMPONENT, "podgc", "kcm.podgc.terminated", {"pod": f"{meta['namespace']}/{meta['name']}"}
                 )
                 self.ctx.delete(COMPONENT, "", "Pod", meta["namespace"], meta["name"], grace_period=0)
-        return wait
+        return GC_CHECK_PERIOD if wait is None else min(wait, GC_CHECK_PERIOD)
 
 
 CONTROLLERS = [PodGC]

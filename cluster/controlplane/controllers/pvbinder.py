@@ -28,7 +28,7 @@ from django.utils.translation import gettext_noop
 
 from cluster.api import registry
 from cluster.api.errors import StatusError
-from cluster.controlplane.controller import Context, Controller
+from cluster.controlplane.controller import Controller
 from cluster.controlplane.informer import object_key
 from cluster.scheduler.quantity import QuantityError, parse_quantity
 
@@ -194,52 +194,6 @@ def find_best_match(claim: dict[str, Any], volumes: list[dict[str, Any]], delay_
         if found is not None:
             return found
     return None
-
-
-def record_event(ctx: Context, source: str, obj: dict[str, Any], etype: str, reason: str, message: str) -> None:
-    """An Event whose source is a full provisioner identity (``rancher.io/local-path_<pod>_<uid>``).
-
-    ``Context.event`` keeps the part of the component before a "/", which suits
-    ``kubelet/<node>`` but would cut a provisioner name short.
-    """
-    meta = obj["metadata"]
-    namespace = meta.get("namespace") or "default"
-    digest = hashlib.sha256(f"{meta.get('uid')}/{reason}/{message}".encode()).hexdigest()[:16]
-    name = f"{meta['name']}.{digest}"
-    existing = ctx.lister("", "Event").get(namespace, name)
-    now = ctx.timestamp()
-    try:
-        if existing is not None:
-            updated = copy.deepcopy(existing)
-            updated["count"] = int(existing.get("count", 1)) + 1
-            updated["lastTimestamp"] = now
-            ctx.update(COMPONENT, updated)
-            return
-        involved = {
-            "kind": obj.get("kind"),
-            "namespace": meta.get("namespace"),
-            "name": meta["name"],
-            "uid": meta.get("uid"),
-            "apiVersion": obj.get("apiVersion"),
-            "resourceVersion": meta.get("resourceVersion"),
-        }
-        body = {
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {k: v for k, v in involved.items() if v},
-            "reason": reason,
-            "message": message,
-            "source": {"component": source},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-            "type": etype,
-            "eventTime": None,
-            "reportingComponent": source,
-            "reportingInstance": "",
-        }
-        ctx.create(COMPONENT, "", "Event", namespace, body)
-    except StatusError as err:
-        logger.debug("event write failed: %s", err.message)
 
 
 # --------------------------------------------------------------------------- the PV controller
@@ -721,30 +675,35 @@ class ExternalProvisioner(Controller):
         if self.ctx.lister("", "PersistentVolume").get(None, pv_name) is not None:
             return None
         source = self.source_for(provisioner)
-        record_event(
-            self.ctx,
-            source,
+        self.ctx.event(
+            COMPONENT,
             claim,
             "Normal",
             "Provisioning",
             f'External provisioner is provisioning volume for claim "{namespace}/{name}"',
+            source=source,
         )
         try:
             self.ctx.create(COMPONENT, "", "PersistentVolume", None, self.volume_for(claim, sc, provisioner, node))
         except StatusError as err:
             if err.code != 409:
-                record_event(
-                    self.ctx,
-                    source,
+                self.ctx.event(
+                    COMPONENT,
                     claim,
                     "Warning",
                     "ProvisioningFailed",
                     f'failed to provision volume with StorageClass "{sc["metadata"]["name"]}": {err.message}',
+                    source=source,
                 )
                 raise
             return None
-        record_event(
-            self.ctx, source, claim, "Normal", "ProvisioningSucceeded", f"Successfully provisioned volume {pv_name}"
+        self.ctx.event(
+            COMPONENT,
+            claim,
+            "Normal",
+            "ProvisioningSucceeded",
+            f"Successfully provisioned volume {pv_name}",
+            source=source,
         )
         self.ctx.trace(
             COMPONENT,

@@ -108,6 +108,12 @@ class Kubelet(Controller):
         ("", "PersistentVolumeClaim"),
         ("coordination.k8s.io", "Lease"),
     )
+    # As the real kubelet's informers: its own pods, its own Node, its own Lease.
+    field_selectors = {
+        ("", "Pod"): "spec.nodeName",
+        ("", "Node"): "metadata.name",
+        ("coordination.k8s.io", "Lease"): "metadata.name",
+    }
     resync_seconds = POD_RESYNC_SECONDS
 
     def __init__(self, ctx: Context, node: str) -> None:
@@ -125,6 +131,10 @@ class Kubelet(Controller):
     def identity(self) -> str:
         return f"{COMPONENT}/{self.node}"
 
+    @property
+    def selector_value(self) -> str | None:
+        return self.node
+
     # ------------------------------------------------------------------ facts
     @property
     def seed(self) -> int:
@@ -133,6 +143,14 @@ class Kubelet(Controller):
     @property
     def cni(self) -> str:
         return str(self.ctx.cluster.cni)
+
+    def work(self, seconds: float) -> float:
+        """How long simulated work takes: as given, or nothing when the cluster's sim delays are off."""
+        return seconds if self.ctx.cluster.sim_delays else 0.0
+
+    def my_pods(self) -> list[dict[str, Any]]:
+        """The pods bound to this node, from the informer's spec.nodeName index."""
+        return self.ctx.lister("", "Pod").by_field("spec.nodeName", self.node)
 
     def node_object(self) -> dict[str, Any] | None:
         return self.ctx.lister("", "Node").get(None, self.node)
@@ -203,9 +221,9 @@ class Kubelet(Controller):
             for w in self.workers.values()
             if w is not asking and w.admitted and w.torn_down_at is None and w.rejection is None
         ]
-        for pod in self.ctx.lister("", "Pod"):
+        for pod in self.my_pods():
             st = pod.get("status") or {}
-            if (pod.get("spec") or {}).get("nodeName") != self.node or object_key(pod) in self.workers:
+            if object_key(pod) in self.workers:
                 continue
             if st.get("startTime") and st.get("phase") not in ("Succeeded", "Failed"):
                 out.append(pod)
@@ -214,9 +232,9 @@ class Kubelet(Controller):
     def ips_in_use(self, asking: PodWorker) -> set[str]:
         """Addresses live pods on this node hold: from the workers, and from the pods' status."""
         used = {ip for w in self.workers.values() if w is not asking and (ip := w.holds_ip())}
-        for pod in self.ctx.lister("", "Pod"):
+        for pod in self.my_pods():
             spec, st = pod.get("spec") or {}, pod.get("status") or {}
-            if spec.get("nodeName") != self.node or spec.get("hostNetwork"):
+            if spec.get("hostNetwork"):
                 continue
             if st.get("phase") in ("Succeeded", "Failed") or not st.get("podIP"):
                 continue
@@ -236,7 +254,7 @@ class Kubelet(Controller):
         """Queue a pull on this node (pulls are serialised): (start, end, outcome)."""
         outcome = images.pull(self.seed, ref)
         start = max(t, self.pull_free_at)
-        end = start + outcome.duration
+        end = start + self.work(outcome.duration)
         self.pull_free_at = end
         return start, end, outcome
 
@@ -300,9 +318,8 @@ class Kubelet(Controller):
         self.queue.add(STATIC_KEY)
         for key in list(self.workers):
             self.queue.add(key)
-        for pod in self.ctx.lister("", "Pod"):
-            if (pod.get("spec") or {}).get("nodeName") == self.node:
-                self.queue.add(object_key(pod))
+        for pod in self.my_pods():
+            self.queue.add(object_key(pod))
 
     def resync(self) -> None:
         self._wake_all()

@@ -255,7 +255,9 @@ class PodWorker:
             return None
         if self.rejection is not None or self.torn_down_at is not None:
             assert self.deletion_seen is not None
-            base = self.torn_down_at + DELETE_DELAY if self.torn_down_at is not None else self.deletion_seen
+            base = (
+                self.torn_down_at + self.kl.work(DELETE_DELAY) if self.torn_down_at is not None else self.deletion_seen
+            )
             return (max(base, self.deletion_seen), 7, self._delete)
         if not self.admitted:
             add((self.seen_at or 0.0, 0, self._admit))
@@ -432,7 +434,7 @@ class PodWorker:
         if self.host_network:
             sandbox.ip = self.kl.host_ip()
             sandbox.network_at = t
-            sandbox.ready_at = t + cri.SANDBOX_READY_DELAY
+            sandbox.ready_at = t + self.kl.work(cri.SANDBOX_READY_DELAY)
             self.network_traced = True
             self._trace("cni", "kubelet.cni.hostnetwork", {"ip": sandbox.ip}, "containerd", "cni")
             self.sandbox = sandbox
@@ -446,8 +448,8 @@ class PodWorker:
             self.sandbox_next = t + SANDBOX_RETRY
             return
         sandbox.ip = ip
-        sandbox.network_at = t + cri.SANDBOX_NETWORK_DELAY
-        sandbox.ready_at = t + cri.SANDBOX_READY_DELAY
+        sandbox.network_at = t + self.kl.work(cri.SANDBOX_NETWORK_DELAY)
+        sandbox.ready_at = t + self.kl.work(cri.SANDBOX_READY_DELAY)
         self.sandbox = sandbox
 
     def _cni_add(self, t: float) -> None:
@@ -536,7 +538,7 @@ class PodWorker:
         )
 
     def _to_create(self, slot: Slot, ref: images.ImageRef, t: float) -> None:
-        slot.stage, slot.stage_due, slot.pull_ref = "create", t + cri.CREATE_DELAY, ref
+        slot.stage, slot.stage_due, slot.pull_ref = "create", t + self.kl.work(cri.CREATE_DELAY), ref
 
     def _stage_done(self, slot: Slot, t: float) -> None:
         stage, slot.stage = slot.stage, None
@@ -600,7 +602,7 @@ class PodWorker:
         self._trace(
             "container", "kubelet.container.created", {"container": slot.name, "id": cid[:13]}, "kubelet", "containerd"
         )
-        slot.stage, slot.stage_due = "start", t + cri.START_DELAY
+        slot.stage, slot.stage_due = "start", t + self.kl.work(cri.START_DELAY)
 
     def _start(self, slot: Slot, t: float) -> None:
         container = slot.creating

@@ -24,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--owner", default=None, help="owning username (created if missing; default: first superuser or 'admin')"
         )
+        parser.add_argument(
+            "--no-sim-delays",
+            action="store_true",
+            help="make simulated work (image pulls, container start) instant; Kubernetes' own timers still run",
+        )
         parser.add_argument("--if-missing", action="store_true", help="do nothing when the cluster already exists")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -46,6 +51,8 @@ class Command(BaseCommand):
             changes["seed"] = opts["seed"]
         if opts["managed_control_plane"]:
             changes["managed_control_plane"] = True
+        if opts["no_sim_delays"]:
+            changes["sim_delays"] = False
         topo = Topology(**{**topo.__dict__, **changes})
         User = get_user_model()
         if opts["owner"]:
@@ -62,4 +69,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f'cluster "{cluster.name}" created: {topo.workers} worker(s), CNI {topo.cni}, seed {topo.seed}, owner {owner}'
+            + ("" if topo.sim_delays else ", sim delays off")
         )

@@ -114,6 +114,29 @@ def count_pods_match_selector(pods: Sequence[PodInfo], selector: Selector, names
     return n
 
 
+class MatchCounts:
+    """``count_pods_match_selector`` per node, remembered until the node's generation changes.
+
+    Upstream counts every node's pods for every pod it schedules, spread over 16 goroutines; a
+    Python loop cannot afford that, and a node's count only changes with its generation (a pod
+    added or removed), so one bind recounts one node instead of all of them.
+    """
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, int, bool, tuple[Any, ...], str], int] = {}
+
+    def count(self, node: NodeInfo, selector: Selector, namespace: str) -> int:
+        key = (node.name, node.generation, selector.nothing, selector.requirements, namespace)
+        n = self._memo.get(key)
+        if n is None:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            n = self._memo[key] = count_pods_match_selector(node.pods, selector, namespace)
+        return n
+
+
 def _controller_of(pod: PodInfo) -> Mapping[str, Any] | None:
     for ref in (pod.pod.get("metadata") or {}).get("ownerReferences") or ():
         if ref.get("controller"):
@@ -242,6 +265,7 @@ class PodTopologySpread(Plugin):
         self.default_constraints: Sequence[Mapping[str, Any]] = (
             SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else list(self.args.get("defaultConstraints") or [])
         )
+        self.match_counts = MatchCounts()
 
     def _build_default_constraints(self, pod: PodInfo, action: str) -> list[Constraint]:
         constraints = filter_constraints(self.default_constraints, pod.labels, action)
@@ -281,8 +305,8 @@ class PodTopologySpread(Plugin):
             for c in constraints:
                 if not c.match_node_inclusion_policies(pod, node, rna):
                     continue
-                tp_counts[(c.topology_key, labels[c.topology_key])] = count_pods_match_selector(
-                    node.pods, c.selector, pod.namespace
+                tp_counts[(c.topology_key, labels[c.topology_key])] = self.match_counts.count(
+                    node, c.selector, pod.namespace
                 )
             for pair, count in tp_counts.items():
                 pair_num[pair] = pair_num.get(pair, 0) + count
@@ -391,7 +415,7 @@ class PodTopologySpread(Plugin):
                 pair = (c.topology_key, node.labels.get(c.topology_key, ""))
                 if pair not in counts:
                     continue
-                counts[pair] += count_pods_match_selector(node.pods, c.selector, pod.namespace)
+                counts[pair] += self.match_counts.count(node, c.selector, pod.namespace)
         state.write(_PRE_SCORE_KEY, s)
         return None
 
@@ -411,7 +435,7 @@ class PodTopologySpread(Plugin):
                 if value is None:
                     continue
                 if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_pods_match_selector(node.pods, c.selector, pod.namespace)
+                    cnt = self.match_counts.count(node, c.selector, pod.namespace)
                 else:
                     cnt = s.pair_counts.get((c.topology_key, value), 0)
                 score += float(cnt) * s.weights[i] + float(c.max_skew - 1)
