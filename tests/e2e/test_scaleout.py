@@ -110,6 +110,11 @@ def scaleout(tmp_path: Path) -> Iterator[ScaleOut]:
         so.close()
 
 
+def _ready(pod: dict) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def test_worker_killed_mid_rollout_converges_without_lost_or_duplicate_pods(scaleout: ScaleOut) -> None:
     """Two workers share the loops; the leader is killed with SIGKILL mid-rollout; the standby finishes the job."""
     kubectl = kubectl_binary()
@@ -125,6 +130,9 @@ def test_worker_killed_mid_rollout_converges_without_lost_or_duplicate_pods(scal
         what="worker-a to take the kube-controller-manager lease",
     )
     scaleout.start("worker-b", "runworker", *WORKER_COMPONENTS)
+    # With the clock paused no image pull finishes, so whatever the loops manage before the kill,
+    # the rollout is still under way when it lands.
+    scaleout.manage("clock", "big", "--pause")
     replicas = 30
     created = k("create", "deployment", "web", "--image=nginx:1.27", f"--replicas={replicas}")
     assert created.returncode == 0, created.stderr
@@ -139,13 +147,23 @@ def test_worker_killed_mid_rollout_converges_without_lost_or_duplicate_pods(scal
     ]
     leader = "worker-a" if f"_{scaleout.procs['worker-a'].pid}_" in holder else "worker-b"
     scaleout.kill9(leader)
+    assert not any(_ready(p) for p in pods()), "the rollout finished before the kill"
     scaleout.start(f"{leader}-again", "runworker", *WORKER_COMPONENTS)
+    scaleout.manage("clock", "big", "--resume")
+
+    def lease_holder() -> str:
+        out = k("get", "lease", "-n", "kube-system", "kube-controller-manager", "-o", "json")
+        return json.loads(out.stdout)["spec"].get("holderIdentity", "") if out.returncode == 0 else ""
 
     def converged() -> bool:
         items = pods()
-        return len(items) == replicas and all(not p["metadata"].get("deletionTimestamp") for p in items)
+        return (
+            len(items) == replicas
+            and all(not p["metadata"].get("deletionTimestamp") and _ready(p) for p in items)
+            and lease_holder() not in ("", holder)
+        )
 
-    wait_until(converged, timeout=180, interval=0.5, what=f"{replicas} pods after the kill")
+    wait_until(converged, timeout=180, interval=0.5, what=f"{replicas} ready pods and a new leader after the kill")
     items = pods()
     names = [p["metadata"]["name"] for p in items]
     assert len(set(names)) == replicas
