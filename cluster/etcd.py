@@ -76,9 +76,14 @@ def _allocate(cluster_id: int, count: int, objects: int = 0) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _stamp(body: dict[str, Any], revision: int) -> dict[str, Any]:
-    body = clone(body)
-    body.setdefault("metadata", {})["resourceVersion"] = str(revision)
+def _stamp(body: dict[str, Any], revision: int, owned: bool = False) -> dict[str, Any]:
+    """The body at its new revision; ``owned`` bodies (fresh copies the caller gives away) are stamped in place."""
+    if not owned:
+        body = clone(body)
+    meta = body.setdefault("metadata", {})
+    if owned:
+        meta = body["metadata"] = dict(meta)
+    meta["resourceVersion"] = str(revision)
     return body
 
 
@@ -160,6 +165,8 @@ class GroupCommit:
         self._base = (0, 0)
         self._atomic: Any = None
         self.rings = False
+        # Reads the batch may share (nobody else can write while it holds the lock): key -> body.
+        self.reads: dict[Key, dict[str, Any] | None] = {}
 
     def begin(self) -> None:
         if getattr(_local, "batch", None) is not None:
@@ -229,12 +236,14 @@ class _Revisions:
         self._taken = (self.batch.revision + count, self.batch.objects + objects)
         return self._taken
 
-    def done(self) -> None:
+    def done(self, key: Key | None = None) -> None:
         """The write landed: a batch moves its counters on (and rings the doorbell once, on commit)."""
         if self.batch is None:
             _after_commit(self.cluster_id)
             return
         self.batch.revision, self.batch.objects = self._taken
+        if key is not None:
+            self.batch.reads.pop(key, None)
         doorbell.note_write(self.cluster_id)
         if not self.batch.rings:
             self.batch.rings = True
@@ -254,8 +263,12 @@ def create(
     trace: list[PendingTrace] | None = None,
     uid_for: Callable[[int], str] | None = None,
     max_objects: int | None = None,
+    owned: bool = False,
 ) -> dict[str, Any]:
-    """Store a new key. ``uid_for(revision)`` names the object once its revision is known."""
+    """Store a new key. ``uid_for(revision)`` names the object once its revision is known.
+
+    ``owned``: ``body`` is the caller's fresh copy, given away (the store may keep and return it).
+    """
     trace = trace or []
     with _Revisions(cluster_id) as revs:
         last, objects = revs.take(len(trace) + 1, 1)
@@ -263,7 +276,7 @@ def create(
             revs.failed()
             raise QuotaExceeded(max_objects)
         revision = last
-        stored = _stamp(body, revision)
+        stored = _stamp(body, revision, owned)
         if uid_for is not None:
             stored["metadata"]["uid"] = uid_for(revision)
         text = dumps(stored)
@@ -278,7 +291,7 @@ def create(
                 raise KeyExists(key)
             _insert_event(cursor, cluster_id, revision, EventType.ADDED, key, text)
         _write_trace(cluster_id, last - len(trace), trace)
-        revs.done()
+        revs.done(key)
     return stored
 
 
@@ -288,12 +301,13 @@ def update(
     body: dict[str, Any],
     expected_rv: int,
     trace: list[PendingTrace] | None = None,
+    owned: bool = False,
 ) -> dict[str, Any]:
     """Compare-and-swap: succeeds only while the stored revision is still ``expected_rv``."""
     trace = trace or []
     with _Revisions(cluster_id) as revs:
         last, _ = revs.take(len(trace) + 1)
-        stored = _stamp(body, last)
+        stored = _stamp(body, last, owned)
         text = dumps(stored)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -312,7 +326,7 @@ def update(
         _write_trace(cluster_id, last - len(trace), trace)
         with connection.cursor() as cursor:
             _insert_event(cursor, cluster_id, last, EventType.MODIFIED, key, text)
-        revs.done()
+        revs.done(key)
     return stored
 
 
@@ -337,10 +351,10 @@ def delete(
         if qs.filter(resource_version=row[0]).delete()[0] != 1:
             revs.failed()
             raise CompareFailed(key)
-        stored = _stamp(row[1], last)
+        stored = _stamp(_json(row[1]), last, owned=True)
         _write_trace(cluster_id, last - len(trace), trace)
         _event(cluster_id, last, EventType.DELETED, key, stored).save()
-        revs.done()
+        revs.done(key)
     return stored
 
 
@@ -365,8 +379,17 @@ def _json(value: Any) -> Any:
     return loads(value) if isinstance(value, str | bytes) else value
 
 
-def get(cluster_id: int, key: Key) -> dict[str, Any] | None:
-    """One object by key. Hand-written SQL: this is the hottest read of every write."""
+def get(cluster_id: int, key: Key, shared: bool = False) -> dict[str, Any] | None:
+    """One object by key. Hand-written SQL: this is the hottest read of every write.
+
+    ``shared``: the caller will not change the result, so inside a group commit it may be
+    one the batch already read (no one else can write until the batch commits).
+    """
+    batch = getattr(_local, "batch", None) if shared else None
+    if batch is not None and batch.cluster_id == cluster_id:
+        if key not in batch.reads:
+            batch.reads[key] = get(cluster_id, key)
+        return batch.reads[key]
     with connection.cursor() as cursor:
         cursor.execute(_GET_SQL, [cluster_id, key.group, key.kind, key.namespace, key.name])
         row = cursor.fetchone()

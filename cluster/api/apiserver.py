@@ -194,7 +194,7 @@ class ApiServer:
             return
         if not namespace:
             raise bad_request("the server could not find the requested resource (namespace is required)")
-        ns = etcd.get(self.cluster.pk, etcd.Key("", "Namespace", "", namespace))
+        ns = etcd.get(self.cluster.pk, etcd.Key("", "Namespace", "", namespace), shared=True)
         if ns is None:
             raise not_found("", "namespaces", namespace)
         if creating and (ns.get("metadata") or {}).get("deletionTimestamp"):
@@ -215,9 +215,12 @@ class ApiServer:
                 },
             )
 
-    def _decode(self, resource: Resource, body: Any, opts: Options) -> tuple[dict[str, Any], list[str]]:
+    def _decode(
+        self, resource: Resource, body: Any, opts: Options, owned: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``owned``: the body is a fresh object of this request's own, so no copy is needed."""
         if not opts.decode and isinstance(body, dict):
-            out = clone(body)
+            out = body if owned else clone(body)
             out["apiVersion"], out["kind"] = resource.group_version, resource.kind
             return out, []
         if not isinstance(body, dict):
@@ -415,6 +418,7 @@ class ApiServer:
                 self._trace(opts, "create", resource, meta.get("namespace"), name),
                 uid_for=lambda rev: admission.deterministic_uid(seed, rev, kind, ns, name),
                 max_objects=limit,
+                owned=True,
             )
         except etcd.KeyExists as exc:
             raise already_exists(resource.group, resource.plural, name) from exc
@@ -546,7 +550,9 @@ class ApiServer:
         if subresource == "status":
             # The status subresource changes status, and annotations as upstream's pod and
             # deployment status strategies allow; spec, labels and owners stay as they were.
-            new = clone(old)
+            # (A shallow copy will do: only top-level status and metadata.annotations change.)
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
             new["status"] = obj.get("status")
             if new["status"] is None:
                 new.pop("status")
@@ -613,7 +619,7 @@ class ApiServer:
                 raise stale(resource.group, resource.plural, name) from exc
             return Result(gone, 200, warnings)
         try:
-            stored = etcd.update(self.cluster.pk, key, obj, expected, trace)
+            stored = etcd.update(self.cluster.pk, key, obj, expected, trace, owned=True)
         except etcd.CompareFailed as exc:
             raise stale(resource.group, resource.plural, name) from exc
         except etcd.KeyMissing as exc:
@@ -667,7 +673,10 @@ class ApiServer:
             precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if precondition and precondition != old["metadata"]["resourceVersion"]:
                 raise stale(resource.group, resource.plural, name)
-            obj, warnings = self._decode(resource, new, opts)
+            # A merge patch of status shares untouched parts with ``old`` (a fresh read of our own);
+            # the status path below only replaces top-level parts, so no copy is needed there.
+            owned = patch_type == "application/merge-patch+json" and subresource == "status"
+            obj, warnings = self._decode(resource, new, opts, owned=owned)
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             try:
                 return self._write_update(resource, namespace, name, old, obj, opts, subresource, warnings, "patch")
@@ -853,6 +862,7 @@ class ApiServer:
                     new,
                     int(meta["resourceVersion"]),
                     self._trace(opts, "delete", resource, namespace, name),
+                    owned=True,
                 )
             except etcd.CompareFailed as exc:
                 raise _Contended from exc
@@ -912,6 +922,7 @@ class ApiServer:
                 new,
                 int(old["metadata"]["resourceVersion"]),
                 self._trace(opts, "bind", pods, namespace, name),
+                owned=True,
             )
         except etcd.CompareFailed as exc:
             raise stale("", "pods", name) from exc

@@ -15,7 +15,6 @@ reads from its Go struct tags.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import jsonpatch
 import jsonpointer
 
 from cluster.api import schema as k8s_schema
+from cluster.jsonutil import clone
 
 DIRECTIVE = "$patch"
 REPLACE = "replace"
@@ -69,7 +69,7 @@ def json_merge_patch(original: dict, patch: dict) -> dict:
 
 def _merge_patch_value(target: Json, patch: Json) -> Json:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -91,7 +91,7 @@ def json_patch(original: dict, operations: list) -> dict:
             raise PatchError(f"invalid JSON patch operation: {json.dumps(op)}", BAD_REQUEST)
         if not isinstance(op.get("path"), str):
             raise PatchError(f"{op['op']} operation is missing a path", BAD_REQUEST)
-    doc: Json = copy.deepcopy(original)
+    doc: Json = clone(original)
     for op in operations:
         try:
             doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
@@ -123,7 +123,7 @@ def strategic_merge_patch(original: dict, patch: dict, schema: dict | None) -> d
         raise PatchError(ERR_BAD_JSON_DOC, BAD_REQUEST)
     if schema is None:
         return json_merge_patch(original, patch)
-    result = _merge_map(copy.deepcopy(original) if isinstance(original, dict) else {}, copy.deepcopy(patch), schema)
+    result = _merge_map(clone(original) if isinstance(original, dict) else {}, clone(patch), schema)
     return result
 
 
@@ -255,7 +255,7 @@ def _fresh(value: Json, meta: _FieldMeta) -> Json:
     if isinstance(value, list):
         if meta.strategy == MERGE and any(isinstance(v, dict) and DIRECTIVE in v for v in value):
             return _merge_slice([], value, meta)[0]
-        return [_merge_map({}, v, meta.items) if isinstance(v, dict) else copy.deepcopy(v) for v in value]
+        return [_merge_map({}, v, meta.items) if isinstance(v, dict) else clone(v) for v in value]
     return value
 
 

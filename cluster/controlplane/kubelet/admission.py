@@ -59,11 +59,41 @@ def _insufficient(pod: PodInfo, node: NodeInfo) -> tuple[str, int, int, int] | N
     return None
 
 
-def admit(pod: dict[str, Any], node: dict[str, Any], running: Iterable[dict[str, Any]]) -> AdmitResult:
+class AdmittedView:
+    """The kubelet's NodeInfo of the pods it admitted, kept by difference between admissions.
+
+    Upstream builds it afresh for every admission; here that would cost a PodInfo per running
+    pod per admission, so pods are added and removed as the running set changes (a pod's
+    requests never change while it runs), and the node part follows the latest Node object.
+    """
+
+    def __init__(self) -> None:
+        self.info = NodeInfo()
+        self._pods: dict[str, str] = {}  # PodInfo key -> the pod's resourceVersion when added
+
+    def update(self, node: dict[str, Any], running: Iterable[dict[str, Any]]) -> NodeInfo:
+        if self.info.node is not node:
+            self.info.set_node(node)
+        wanted: dict[str, dict[str, Any]] = {}
+        for other in running:
+            meta = other.get("metadata") or {}
+            key = meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+            wanted[key] = other
+        for key in [k for k in self._pods if k not in wanted]:
+            self.info.remove_pod(key)
+            del self._pods[key]
+        for key, other in wanted.items():
+            if key not in self._pods:
+                self.info.add_pod(PodInfo(other))
+                self._pods[key] = str((other.get("metadata") or {}).get("resourceVersion", ""))
+        return self.info
+
+
+def admit(
+    pod: dict[str, Any], node: dict[str, Any], running: Iterable[dict[str, Any]], view: AdmittedView | None = None
+) -> AdmitResult:
     """Whether ``pod`` may run on ``node`` next to the pods the kubelet already admitted."""
-    info = NodeInfo(node)
-    for other in running:
-        info.add_pod(PodInfo(other))
+    info = (view or AdmittedView()).update(node, running)
     pi = PodInfo(pod)
     missing = _insufficient(pi, info)
     if missing is not None:

@@ -21,6 +21,7 @@ from cluster.api.errors import StatusError
 from cluster.controlplane.controller import Context, Controller
 from cluster.controlplane.informer import object_key
 from cluster.controlplane.kubelet import heartbeat, images, static_pods, volumes
+from cluster.controlplane.kubelet.admission import AdmittedView
 from cluster.controlplane.kubelet.podworker import EPS, PodWorker
 from cluster.controlplane.kubelet.static_pods import StaticPod
 from cluster.jsonutil import clone
@@ -123,6 +124,7 @@ class Kubelet(Controller):
         self.pull_free_at = 0.0
         self.static: dict[str, StaticPod] = {}
         self.static_loaded = False
+        self.admitted_view = AdmittedView()
         super().__init__(ctx)
         self.queue.add(HEARTBEAT_KEY)
         self.queue.add(STATIC_KEY)

@@ -370,7 +370,11 @@ class PodWorker:
     def _admit(self, t: float) -> None:
         node = self.kl.node_object()
         running = self.kl.admitted_pods(self)
-        result = admission.admit(self.spec_pod, node or {}, running) if node else admission.AdmitResult(True)
+        result = (
+            admission.admit(self.spec_pod, node, running, self.kl.admitted_view)
+            if node
+            else admission.AdmitResult(True)
+        )
         if not result.admit:
             self.rejection = result
             self.reason, self.message = result.reason, f"Pod was rejected: {result.message}"
