@@ -28,7 +28,7 @@ class Context:
         self.api = ApiServer(cluster)
         self._rngs: dict[str, random.Random] = {}
         self.pending_trace: list[etcd.PendingTrace] = []
-        self.recorder = EventRecorder(self.api, self.now_ns, self.timestamp)
+        self.recorder = EventRecorder(self.api, self.now, self.now_ns, self.timestamp)
 
     def now(self) -> float:
         return clock.sim_seconds(self.cluster)
