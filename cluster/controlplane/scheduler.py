@@ -29,6 +29,7 @@ from cluster.scheduler import (
     load_profile,
 )
 from cluster.scheduler.framework import Volumes, Workloads
+from cluster.scheduler.plugins.volume_binding import claim_class
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,13 @@ NARRATION = {
     "scheduler.config-invalid": gettext_noop(
         "The scheduler kept its old profile: ConfigMap {config} is invalid: {error}"
     ),
+    "scheduler.volume-node": gettext_noop(
+        "Claim {claim} waits for its first consumer: the scheduler marks it with node {node}, "
+        "so the provisioner creates the volume there."
+    ),
 }
+# VolumeBinding's PreBind: the annotation that tells a WaitForFirstConsumer claim where its pod goes.
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def _key(obj: dict[str, Any]) -> str:
@@ -301,12 +308,54 @@ class KubeScheduler(Controller):
             "metadata": {"name": name, "namespace": ns, "annotations": annotations},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
+        self._select_node_for_claims(pod, node)
         try:
             self.ctx.api.bind(ns, name, binding, self.ctx.opts(COMPONENT))
         except StatusError:
             self.scheduler.cache.forget_pod(_uid(pod))
             raise
         self.ctx.event(COMPONENT, pod, "Normal", "Scheduled", f"Successfully assigned {ns}/{name} to {node}")
+
+    def _select_node_for_claims(self, pod: dict[str, Any], node: str) -> None:
+        """VolumeBinding's PreBind, simplified: unbound WaitForFirstConsumer claims learn the chosen node.
+
+        Upstream then waits in the binding cycle until the claims are bound; here the pod is bound
+        at once and the kubelet waits for the volume before it mounts (docs/simulation.md).
+        """
+        ns = pod["metadata"]["namespace"]
+        volumes = self.scheduler.volumes
+        for vol in (pod.get("spec") or {}).get("volumes") or []:
+            if vol.get("persistentVolumeClaim"):
+                claim = str(vol["persistentVolumeClaim"].get("claimName") or "")
+            elif vol.get("ephemeral") is not None:
+                claim = f"{pod['metadata']['name']}-{vol.get('name', '')}"
+            else:
+                continue
+            pvc = volumes.pvcs.get(f"{ns}/{claim}")
+            if pvc is None or (pvc.get("spec") or {}).get("volumeName"):
+                continue
+            sc = volumes.storage_classes.get(claim_class(pvc))
+            if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
+                continue
+            if ((pvc.get("metadata") or {}).get("annotations") or {}).get(ANN_SELECTED_NODE) == node:
+                continue
+            self.ctx.trace(
+                COMPONENT,
+                "bind",
+                "scheduler.volume-node",
+                {"claim": f"{ns}/{claim}", "node": node},
+                [{"kind": "PersistentVolumeClaim", "namespace": ns, "name": claim}, {"kind": "Node", "name": node}],
+                COMPONENT,
+                "kube-apiserver",
+            )
+            self.ctx.patch(
+                COMPONENT,
+                "",
+                "PersistentVolumeClaim",
+                ns,
+                claim,
+                {"metadata": {"annotations": {ANN_SELECTED_NODE: node}}},
+            )
 
     def _unschedulable(self, pod: dict[str, Any], decision: Decision, involved: list[dict[str, Any]]) -> None:
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]

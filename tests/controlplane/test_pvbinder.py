@@ -287,3 +287,32 @@ def test_static_volume_with_delete_policy_fails_to_delete(csim: ClusterSim, api:
         == 'error getting deleter volume plugin for volume "manual": no deletable volume plugin matched'
     )
     assert copy.deepcopy(v["status"]).get("lastPhaseTransitionTime")
+
+
+def test_scheduler_selects_the_node_of_a_wait_for_first_consumer_claim(make_sim: Callable[..., ClusterSim]) -> None:
+    """Scheduling the first consumer annotates the claim; the provisioner creates the volume on that node."""
+    sim = make_sim(components=("kube-controller-manager", "kube-scheduler", "kubelet"))
+    api = ApiServer(sim.cluster, sim.cluster.owner)
+    storage_class(api, "standard", "rancher.io/local-path", "WaitForFirstConsumer", default=True)
+    claim(api, "data", "1Gi")
+    sim.run_until_idle()
+    assert pvc(api, "data")["status"]["phase"] == "Pending"
+    pod = {
+        "metadata": {"name": "db"},
+        "spec": {
+            "containers": [{"name": "db", "image": "nginx:1.27"}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+        },
+    }
+    POD = registry.by_kind("", "Pod")
+    assert POD is not None
+    api.create(POD, "default", pod)
+    assert sim.run_until(lambda: api.get(POD, "default", "db")["status"].get("phase") == "Running", 120)
+    node = api.get(POD, "default", "db")["spec"]["nodeName"]
+    c = pvc(api, "data")
+    assert c["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node
+    assert c["status"]["phase"] == "Bound"
+    v = pv(api, c["spec"]["volumeName"])
+    assert v is not None
+    terms = v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == [node]
