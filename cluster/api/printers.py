@@ -172,6 +172,12 @@ COLUMNS: dict[str, list[dict]] = {
         AGE,
     ],
     "Lease": [NAME, _col("Holder", description="holderIdentity contains the identity of the holder of a lease."), AGE],
+    "ControllerRevision": [
+        NAME,
+        _col("Controller", description="Controller of the object"),
+        _col("Revision", "integer", description="Revision indicates the revision of the state represented by Data."),
+        AGE,
+    ],
 }
 
 # The apiserver's default table convertor, for every kind without a printer.
@@ -730,6 +736,18 @@ def _lease(obj: dict, now: datetime.datetime) -> list:
     return [_name(obj), obj.get("spec", {}).get("holderIdentity") or "", _age(obj, now)]
 
 
+def _controller_revision(obj: dict, now: datetime.datetime) -> list:
+    """printControllerRevision: the controller as ``kind.group/name`` (formatResourceName with kind)."""
+    ref = next((r for r in obj.get("metadata", {}).get("ownerReferences") or [] if r.get("controller")), None)
+    controller = "<none>"
+    if ref is not None:
+        api_version = str(ref.get("apiVersion") or "")
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        kind = f"{ref.get('kind', '')}.{group}" if group else str(ref.get("kind", ""))
+        controller = f"{kind.lower()}/{ref.get('name', '')}"
+    return [_name(obj), controller, int(obj.get("revision") or 0), _age(obj, now)]
+
+
 def _default(obj: dict, now: datetime.datetime) -> list:
     created = _parse_time(obj.get("metadata", {}).get("creationTimestamp"))
     stamp = (
@@ -758,6 +776,7 @@ _PRINTERS: dict[str, Callable[[dict, datetime.datetime], list]] = {
     "NetworkPolicy": _networkpolicy,
     "StorageClass": _storageclass,
     "Lease": _lease,
+    "ControllerRevision": _controller_revision,
 }
 
 

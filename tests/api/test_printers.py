@@ -594,6 +594,10 @@ def test_simple_kinds() -> None:
     lease = {"metadata": meta("kube-scheduler"), "spec": {"holderIdentity": "cp-1_4b1c"}}
     assert row_cells("Lease", lease, NOW) == ["kube-scheduler", "cp-1_4b1c", "5m2s"]
     assert row_cells("Lease", {"metadata": meta("free"), "spec": {}}, NOW)[1] == ""
+    owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u", "controller": True}
+    revision = {"metadata": {**meta("agent-5d4b8c"), "ownerReferences": [owner]}, "revision": 3}
+    assert row_cells("ControllerRevision", revision, NOW) == ["agent-5d4b8c", "daemonset.apps/agent", 3, "5m2s"]
+    assert row_cells("ControllerRevision", {"metadata": meta("loose")}, NOW)[1:3] == ["<none>", 0]
 
 
 def test_event() -> None:
@@ -731,6 +735,7 @@ KINDS = [
     "NetworkPolicy",
     "StorageClass",
     "Lease",
+    "ControllerRevision",
     "Role",
 ]
 

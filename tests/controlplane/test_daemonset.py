@@ -345,3 +345,152 @@ def test_every_workload_trace_step_is_narrated(kcm: tuple[ClusterSim, ApiServer]
         seen.add(message)
     assert {"kcm.deployment.new-rs", "kcm.deployment.rolling", "kcm.replicaset.batch", "kcm.statefulset.create"} <= seen
     assert {"kcm.daemonset.create", "kcm.statefulset.scale-down", "kcm.deployment.scale"} <= seen
+
+
+# ------------------------------------------------------------------------- ControllerRevisions (update.go)
+def ds_revisions(kube: ApiServer, name: str) -> list[dict[str, Any]]:
+    """The set's ControllerRevisions, oldest revision first (what kubectl rollout history lists)."""
+    ds = get(kube, "apps", "DaemonSet", NS, name)
+    owned = [
+        r
+        for r in items(kube, "apps", "ControllerRevision", NS)
+        if (rsc.controller_of(r) or {}).get("uid") == ds["metadata"]["uid"]
+    ]
+    return sorted(owned, key=lambda r: r["revision"])
+
+
+def set_ds_image(kube: ApiServer, name: str, image: str) -> None:
+    assert DS is not None
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": image}]}}}}
+    kube.patch(DS, NS, name, "application/strategic-merge-patch+json", patch)
+
+
+def roll(sim: ClusterSim, kube: ApiServer) -> None:
+    """Let the control plane and the kubelet stand-in finish a rollout."""
+    for _ in range(60):
+        sim.run_until_idle()
+        if not _one_kubelet_action(kube):
+            return
+    raise AssertionError("rollout did not finish")
+
+
+def pod_hashes(kube: ApiServer) -> set[str]:
+    return {p["metadata"]["labels"][dsc.HASH_LABEL] for p in pods(kube) if not rsc.is_terminating(p)}
+
+
+def test_revision_is_recorded_and_names_the_pod_hash(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    body = daemonset("hist")
+    body["metadata"]["annotations"] = {"kubernetes.io/change-cause": "kubectl create"}
+    ds = create(kube, "apps", "DaemonSet", body)
+    sim.run_until_idle()
+    [rev] = ds_revisions(kube, "hist")
+    digest = rsc.compute_hash(ds["spec"]["template"], None)
+    assert rev["metadata"]["name"] == f"hist-{digest}"
+    assert rev["metadata"]["labels"] == {"app": "hist", "controller-revision-hash": digest}
+    assert rev["metadata"]["annotations"] == ds["metadata"]["annotations"]
+    assert rev["metadata"]["annotations"]["kubernetes.io/change-cause"] == "kubectl create"
+    assert rev["metadata"]["ownerReferences"] == [rsc.new_controller_ref(ds)]
+    assert rev["data"] == {"spec": {"template": {**ds["spec"]["template"], "$patch": "replace"}}}
+    assert rev["revision"] == 1
+    assert pod_hashes(kube) == {digest}
+
+
+def test_undo_with_the_revision_data_restores_the_old_pods(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """kubectl rollout undo patches the set with an old revision's data; that revision becomes the newest."""
+    sim, kube = kcm
+    create(kube, "apps", "DaemonSet", daemonset("back"))
+    roll(sim, kube)
+    set_ds_image(kube, "back", "fluentd:1.17")
+    roll(sim, kube)
+    old, new = ds_revisions(kube, "back")
+    assert (old["revision"], new["revision"]) == (1, 2)
+    assert pod_hashes(kube) == {new["metadata"]["labels"][dsc.HASH_LABEL]}
+    assert DS is not None
+    kube.patch(DS, NS, "back", "application/strategic-merge-patch+json", old["data"])
+    roll(sim, kube)
+    after = ds_revisions(kube, "back")
+    assert [(r["metadata"]["name"], r["revision"]) for r in after] == [
+        (new["metadata"]["name"], 2),
+        (old["metadata"]["name"], 3),
+    ]
+    assert {p["spec"]["containers"][0]["image"] for p in pods(kube)} == {"fluentd:1.16"}
+    assert pod_hashes(kube) == {old["metadata"]["labels"][dsc.HASH_LABEL]}
+    status = ds_status(kube, "back")
+    assert (status["updatedNumberScheduled"], status["numberAvailable"], status["observedGeneration"]) == (3, 3, 3)
+
+
+def test_history_beyond_the_limit_is_deleted_oldest_first(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    create(kube, "apps", "DaemonSet", daemonset("trim", revisionHistoryLimit=1))
+    roll(sim, kube)
+    for minor in (17, 18, 19):
+        set_ds_image(kube, "trim", f"fluentd:1.{minor}")
+        roll(sim, kube)
+    kept = ds_revisions(kube, "trim")
+    assert [r["revision"] for r in kept] == [3, 4]
+    assert kept[-1]["data"]["spec"]["template"]["spec"]["containers"][0]["image"] == "fluentd:1.19"
+
+
+def test_cleanup_spares_revisions_that_pods_still_run(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """OnDelete keeps the old pods; their revision survives a limit of 0, the unused one does not."""
+    sim, kube = kcm
+    create(kube, "apps", "DaemonSet", daemonset("keep", updateStrategy={"type": "OnDelete"}, revisionHistoryLimit=0))
+    roll(sim, kube)
+    for minor in (17, 18):
+        set_ds_image(kube, "keep", f"fluentd:1.{minor}")
+        roll(sim, kube)
+    kept = ds_revisions(kube, "keep")
+    assert [r["revision"] for r in kept] == [1, 3]
+    assert pod_hashes(kube) == {kept[0]["metadata"]["labels"][dsc.HASH_LABEL]}
+    assert ds_status(kube, "keep").get("updatedNumberScheduled", 0) == 0
+
+
+def test_duplicate_revisions_of_the_current_template_are_merged(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """dedupCurHistories: the newest duplicate stays, pods are relabelled to it, the others go."""
+    sim, kube = kcm
+    ds = create(kube, "apps", "DaemonSet", daemonset("dup"))
+    roll(sim, kube)
+    [rev] = ds_revisions(kube, "dup")
+    twin = {
+        "metadata": {
+            "name": "dup-twin",
+            "labels": {"app": "dup", dsc.HASH_LABEL: "twin"},
+            "ownerReferences": [rsc.new_controller_ref(ds)],
+        },
+        "data": rev["data"],
+        "revision": 2,
+    }
+    create(kube, "apps", "ControllerRevision", twin)
+    roll(sim, kube)
+    [kept] = ds_revisions(kube, "dup")
+    assert kept["metadata"]["name"] == "dup-twin"
+    assert pod_hashes(kube) == {"twin"}
+    assert ds_status(kube, "dup")["updatedNumberScheduled"] == 3
+    assert len(pods(kube)) == 3  # relabelled, not replaced
+
+
+def test_hash_collision_bumps_the_collision_count(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    ds = create(kube, "apps", "DaemonSet", daemonset("col"))
+    taken = f"col-{rsc.compute_hash(ds['spec']['template'], None)}"
+    squatter = {"metadata": {"name": taken, "labels": {"app": "other"}}, "data": {"other": True}, "revision": 1}
+    create(kube, "apps", "ControllerRevision", squatter)
+    roll(sim, kube)
+    assert ds_status(kube, "col")["collisionCount"] == 1
+    [rev] = ds_revisions(kube, "col")
+    digest = rsc.compute_hash(ds["spec"]["template"], 1)
+    assert rev["metadata"]["name"] == f"col-{digest}"
+    assert pod_hashes(kube) == {digest}
+    assert get(kube, "apps", "ControllerRevision", NS, taken)["data"] == {"other": True}
+
+
+def test_revisions_go_with_their_daemonset(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    create(kube, "apps", "DaemonSet", daemonset("gone"))
+    roll(sim, kube)
+    assert len(ds_revisions(kube, "gone")) == 1
+    assert DS is not None
+    kube.delete(DS, NS, "gone")
+    roll(sim, kube)
+    assert items(kube, "apps", "ControllerRevision", NS) == []

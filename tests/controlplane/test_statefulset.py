@@ -275,3 +275,174 @@ def test_scale_up_waits_for_unready_predecessor(kcm: tuple[ClusterSim, ApiServer
     kubelet(kube, ready=True)
     sim.run_until_idle()
     assert names(kube) == ["wait-0", "wait-1"]
+
+
+# ------------------------------------------------------------------------- ControllerRevisions
+def revisions(kube: ApiServer, name: str) -> list[dict[str, Any]]:
+    """The set's ControllerRevisions, oldest revision first (what kubectl rollout history lists)."""
+    sts = get(kube, "apps", "StatefulSet", NS, name)
+    owned = [
+        r
+        for r in items(kube, "apps", "ControllerRevision", NS)
+        if (rsc.controller_of(r) or {}).get("uid") == sts["metadata"]["uid"]
+    ]
+    return sorted(owned, key=lambda r: r["revision"])
+
+
+def undo(kube: ApiServer, name: str, revision: dict[str, Any]) -> None:
+    """kubectl rollout undo: send the revision's data back as a strategic merge patch."""
+    assert STS is not None
+    kube.patch(STS, NS, name, "application/strategic-merge-patch+json", revision["data"])
+
+
+def images(kube: ApiServer) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in pods(kube)}
+
+
+def test_revisions_are_real_controller_revisions(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    body = statefulset("rev", 2, claims=False)
+    body["metadata"]["annotations"] = {"kubernetes.io/change-cause": "first"}
+    sts = create(kube, "apps", "StatefulSet", body)
+    settle(sim, kube)
+    [first] = revisions(kube, "rev")
+    patch = {"spec": {"template": {**copy.deepcopy(sts["spec"]["template"]), "$patch": "replace"}}}
+    digest = rsc.safe_encode_string(str(rsc.fnv32(rsc.go_json(patch) + b"0")))
+    assert first["metadata"]["name"] == f"rev-{digest}" == ssc.revision_name(sts, 0)
+    assert first["data"] == patch
+    assert first["revision"] == 1
+    assert first["metadata"]["labels"] == {"app": "rev", "controller.kubernetes.io/hash": digest}
+    assert first["metadata"]["annotations"] == {"kubernetes.io/change-cause": "first"}
+    assert first["metadata"]["ownerReferences"] == [rsc.new_controller_ref(sts)]
+    assert sts_status(kube, "rev")["currentRevision"] == sts_status(kube, "rev")["updateRevision"] == f"rev-{digest}"
+
+    set_image(kube, "rev", "nginx:1.27")
+    sim.run_until_idle()
+    old, new = revisions(kube, "rev")
+    assert old["metadata"]["name"] == first["metadata"]["name"] and old["revision"] == 1
+    assert new["revision"] == 2
+    assert new["data"]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    status = sts_status(kube, "rev")
+    assert (status["currentRevision"], status["updateRevision"]) == (old["metadata"]["name"], new["metadata"]["name"])
+    settle(sim, kube)
+    status = sts_status(kube, "rev")
+    assert status["currentRevision"] == status["updateRevision"] == new["metadata"]["name"]
+
+
+def test_undo_reuses_the_equal_revision(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """Rolling back moves the old revision to the head of the history rather than copying it."""
+    sim, kube = kcm
+    create(kube, "apps", "StatefulSet", statefulset("undo", 2, claims=False))
+    settle(sim, kube)
+    set_image(kube, "undo", "nginx:1.27")
+    settle(sim, kube)
+    old, new = revisions(kube, "undo")
+    assert set(images(kube).values()) == {"nginx:1.27"}
+    undo(kube, "undo", old)
+    settle(sim, kube)
+    after = revisions(kube, "undo")
+    assert [(r["metadata"]["name"], r["revision"]) for r in after] == [
+        (new["metadata"]["name"], 2),
+        (old["metadata"]["name"], 3),
+    ]
+    assert images(kube) == {"undo-0": "nginx:1.26", "undo-1": "nginx:1.26"}
+    assert {ssc.pod_revision(p) for p in pods(kube)} == {old["metadata"]["name"]}
+    status = sts_status(kube, "undo")
+    assert status["currentRevision"] == status["updateRevision"] == old["metadata"]["name"]
+    assert status["updatedReplicas"] == 2
+
+
+def test_history_is_truncated_to_the_limit(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    create(kube, "apps", "StatefulSet", statefulset("trim", 1, claims=False, revisionHistoryLimit=2))
+    settle(sim, kube)
+    for minor in range(27, 31):
+        set_image(kube, "trim", f"nginx:1.{minor}")
+        settle(sim, kube)
+    kept = revisions(kube, "trim")
+    # Two old revisions beyond the live one; the oldest ones went first.
+    assert [r["revision"] for r in kept] == [3, 4, 5]
+    assert kept[-1]["data"]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.30"
+    assert sts_status(kube, "trim")["updateRevision"] == kept[-1]["metadata"]["name"]
+
+
+def test_truncation_spares_revisions_that_pods_still_run(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    sim, kube = kcm
+    spec = {"updateStrategy": {"type": "OnDelete"}, "revisionHistoryLimit": 0}
+    create(kube, "apps", "StatefulSet", statefulset("live", 2, claims=False, **spec))
+    settle(sim, kube)
+    set_image(kube, "live", "nginx:1.27")
+    settle(sim, kube)
+    assert POD is not None
+    kube.delete(POD, NS, "live-1")  # OnDelete: only now does live-1 move to revision 2
+    settle(sim, kube)
+    for minor in (28, 29):
+        set_image(kube, "live", f"nginx:1.{minor}")
+        settle(sim, kube)
+    kept = revisions(kube, "live")
+    # Revision 1 is current (live-0), revision 2 is what live-1 runs, revision 4 is the update
+    # revision; only revision 3, which nothing runs, goes.
+    assert [r["revision"] for r in kept] == [1, 2, 4]
+    assert {p["metadata"]["name"]: ssc.pod_revision(p) for p in pods(kube)} == {
+        "live-0": kept[0]["metadata"]["name"],
+        "live-1": kept[1]["metadata"]["name"],
+    }
+    assert images(kube) == {"live-0": "nginx:1.26", "live-1": "nginx:1.27"}
+
+
+def test_pod_below_the_partition_comes_back_at_the_current_revision(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """newVersionedStatefulSetPod: a deleted pod the update has not reached is rebuilt from the current revision."""
+    sim, kube = kcm
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}
+    create(kube, "apps", "StatefulSet", statefulset("part", 2, claims=False, updateStrategy=strategy))
+    settle(sim, kube)
+    set_image(kube, "part", "nginx:1.27")
+    settle(sim, kube)
+    old, new = revisions(kube, "part")
+    assert POD is not None
+    kube.delete(POD, NS, "part-0")
+    settle(sim, kube)
+    assert images(kube) == {"part-0": "nginx:1.26", "part-1": "nginx:1.27"}
+    labels = {p["metadata"]["name"]: ssc.pod_revision(p) for p in pods(kube)}
+    assert labels == {"part-0": old["metadata"]["name"], "part-1": new["metadata"]["name"]}
+
+
+def test_name_collision_bumps_the_collision_count(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """A revision name taken by other data: the hash is probed again with collisionCount 1."""
+    sim, kube = kcm
+    sts = create(kube, "apps", "StatefulSet", statefulset("col", 1, claims=False))
+    taken = ssc.revision_name(sts, 0)
+    squatter = {
+        "metadata": {"name": taken, "labels": {"app": "other"}},
+        "data": {"spec": {"template": {"$patch": "replace"}}},
+        "revision": 1,
+    }
+    create(kube, "apps", "ControllerRevision", squatter)
+    settle(sim, kube)
+    [rev] = revisions(kube, "col")
+    assert rev["metadata"]["name"] == ssc.revision_name(sts, 1) != taken
+    status = sts_status(kube, "col")
+    assert status["collisionCount"] == 1 and status["updateRevision"] == rev["metadata"]["name"]
+    assert {ssc.pod_revision(p) for p in pods(kube)} == {rev["metadata"]["name"]}
+    assert get(kube, "apps", "ControllerRevision", NS, taken)["data"] == squatter["data"]
+
+
+def test_a_recreated_set_adopts_its_orphaned_history(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """After `kubectl delete sts --cascade=orphan`, a set of the same name takes its revisions and pods back."""
+    sim, kube = kcm
+    create(kube, "apps", "StatefulSet", statefulset("re", 2, claims=False))
+    settle(sim, kube)
+    [rev] = revisions(kube, "re")
+    uids = {p["metadata"]["uid"] for p in pods(kube)}
+    assert STS is not None
+    kube.delete(STS, NS, "re", propagation="Orphan")
+    settle(sim, kube)
+    orphaned = get(kube, "apps", "ControllerRevision", NS, rev["metadata"]["name"])
+    assert rsc.controller_of(orphaned) is None
+    again = create(kube, "apps", "StatefulSet", statefulset("re", 2, claims=False))
+    settle(sim, kube)
+    [adopted] = revisions(kube, "re")
+    assert adopted["metadata"]["name"] == rev["metadata"]["name"] and adopted["revision"] == 1
+    assert adopted["metadata"]["ownerReferences"] == [rsc.new_controller_ref(again)]
+    assert {p["metadata"]["uid"] for p in pods(kube)} == uids
+    assert sts_status(kube, "re")["updateRevision"] == rev["metadata"]["name"]

@@ -4,6 +4,8 @@ One pod per eligible node: the node must match the pod's nodeSelector and requir
 affinity, and its taints must be tolerated. Since 1.12 the controller does not place the
 pod itself: it pins it with a required node affinity on ``metadata.name`` and the
 scheduler binds it. New nodes get a pod; pods on nodes that stop qualifying are removed.
+Each template the set has had is kept as a ControllerRevision (``history.py``) whose hash
+label is the ``controller-revision-hash`` of the pods made from it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
+from cluster.api import registry
 from cluster.api.errors import StatusError
 from cluster.api.selectors import match_label_selector
 from cluster.controlplane.controller import Context, Controller
+from cluster.controlplane.controllers import history
 from cluster.controlplane.controllers.deployment import scaled_value
 from cluster.controlplane.controllers.replicaset import (
     SLOW_START_INITIAL_BATCH_SIZE,
@@ -35,6 +39,7 @@ from cluster.controlplane.controllers.replicaset import (
     selecting_owners,
     selector_is_empty,
     slow_start_batch,
+    template_patch,
     ts_epoch,
 )
 from cluster.controlplane.informer import object_key
@@ -251,7 +256,7 @@ class DaemonSetController(Controller):
 
     component = COMPONENT
     name = "daemonset"
-    watches = (("apps", "DaemonSet"), ("", "Pod"), ("", "Node"))
+    watches = (("apps", "DaemonSet"), ("", "Pod"), ("", "Node"), ("apps", "ControllerRevision"))
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -276,6 +281,8 @@ class DaemonSetController(Controller):
             # wakes on deletion too, so the status follows a node that leaves at once.
             for ds in self.ctx.lister("apps", "DaemonSet"):
                 self.queue.add(object_key(ds))
+        elif kind == "ControllerRevision":
+            self._on_history(etype, old, obj)
         else:
             self._on_pod(etype, old, obj)
 
@@ -306,6 +313,20 @@ class DaemonSetController(Controller):
             for candidate in selecting_owners(self.ctx, "apps", "DaemonSet", pod):
                 self.queue.add(object_key(candidate))
 
+    def _on_history(self, etype: str, old: dict[str, Any] | None, rev: dict[str, Any]) -> None:
+        """add/update/deleteHistory: wake the owner, the previous owner, or every set that could adopt it."""
+        namespace = rev["metadata"]["namespace"]
+        ds = resolve_controller_ref(self.ctx, namespace, controller_of(rev), "apps", "DaemonSet")
+        if ds is not None:
+            self.queue.add(object_key(ds))
+        if old is not None and controller_of(old) != controller_of(rev):
+            prev = resolve_controller_ref(self.ctx, namespace, controller_of(old), "apps", "DaemonSet")
+            if prev is not None:
+                self.queue.add(object_key(prev))
+        if controller_of(rev) is None and etype != "DELETED":
+            for candidate in selecting_owners(self.ctx, "apps", "DaemonSet", rev):
+                self.queue.add(object_key(candidate))
+
     # ------------------------------------------------------------------ helpers
     def _trace(self, message: str, ds: dict[str, Any], pod: str | None = None, /, **params: Any) -> None:
         meta = ds["metadata"]
@@ -322,11 +343,11 @@ class DaemonSetController(Controller):
     def _nodes(self) -> list[dict[str, Any]]:
         return self.ctx.lister("", "Node").list()
 
-    def _node_to_pods(self, ds: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        """getNodesToDaemonPods: claimed pods by target node (terminal pods being deleted left out)."""
+    def _daemon_pods(self, ds: dict[str, Any]) -> list[dict[str, Any]]:
+        """getDaemonPods: the pods this set controls, adopting matching orphans and releasing the rest."""
         selector = (ds.get("spec") or {}).get("selector")
         candidates = self.ctx.lister("", "Pod").list(ds["metadata"]["namespace"])
-        pods = claim(
+        return claim(
             self.ctx,
             COMPONENT,
             "daemonset",
@@ -336,8 +357,11 @@ class DaemonSetController(Controller):
             candidates,
             lambda p: match_label_selector(selector, labels_of(p)),
         )
+
+    def _node_to_pods(self, ds: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """getNodesToDaemonPods: claimed pods by target node (terminal pods being deleted left out)."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for pod in pods:
+        for pod in self._daemon_pods(ds):
             if phase(pod) in ("Succeeded", "Failed") and is_terminating(pod):
                 continue
             node = target_node_name(pod)
@@ -364,20 +388,140 @@ class DaemonSetController(Controller):
         if is_terminating(ds):
             return None
         nodes = self._nodes()
-        pod_hash = compute_hash(
-            (ds.get("spec") or {}).get("template") or {}, (ds.get("status") or {}).get("collisionCount")
-        )
+        # The revision of the current template names the hash every up-to-date pod carries.
+        current, old = self._construct_history(ds)
+        pod_hash = labels_of(current).get(HASH_LABEL, "")
         again: list[float] = []
         if not self.expectations.satisfied(key, self.ctx.now()):
             return self._update_status(ds, nodes, pod_hash, False)
         self._manage(ds, nodes, pod_hash, again)
         if self.expectations.satisfied(key, self.ctx.now()) and _rolling(ds) is not None:
             self._rolling_update(ds, nodes, pod_hash)
+        self._cleanup_history(ds, old)
         status_again = self._update_status(ds, nodes, pod_hash, True)
         if status_again is not None:
             again.append(status_again)
         return min(again) if again else None
 
+    # ------------------------------------------------------------------ history (update.go)
+    def _construct_history(self, ds: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """constructHistory: (the revision of the current template, the older ones).
+
+        The current revision is created if missing, deduplicated if there are several, and
+        renumbered past every older one, so a rollback to an old template (``kubectl rollout
+        undo``) moves that old revision to the head of the history instead of copying it.
+        """
+        current: list[dict[str, Any]] = []
+        old: list[dict[str, Any]] = []
+        for rev in self._controlled_histories(ds):
+            if HASH_LABEL not in labels_of(rev):
+                # Upstream labels with the name, not a recomputed hash, so collisions cannot bite.
+                body = clone(rev)
+                body["metadata"].setdefault("labels", {})[HASH_LABEL] = rev["metadata"]["name"]
+                rev = self.ctx.update(COMPONENT, body).object
+            (current if history.matches(ds, rev) else old).append(rev)
+        next_number = max((history.number(r) for r in old), default=0) + 1
+        if not current:
+            return self._snapshot(ds, next_number), old
+        cur = self._dedup_current(ds, current)
+        if history.number(cur) < next_number:
+            cur = history.update_controller_revision(self.ctx, COMPONENT, cur, next_number)
+        return cur, old
+
+    def _controlled_histories(self, ds: dict[str, Any]) -> list[dict[str, Any]]:
+        """controlledHistories: every revision in the namespace, adopted or released by the selector."""
+        selector = (ds.get("spec") or {}).get("selector")
+        return claim(
+            self.ctx,
+            COMPONENT,
+            "daemonset",
+            ds,
+            history.GROUP,
+            history.KIND,
+            self.ctx.lister(history.GROUP, history.KIND).list(ds["metadata"]["namespace"]),
+            lambda r: match_label_selector(selector, labels_of(r)),
+        )
+
+    def _snapshot(self, ds: dict[str, Any], number: int) -> dict[str, Any]:
+        """snapshot: record the current template as revision ``number``, named ``<set>-<template hash>``.
+
+        A name taken by other data is a hash collision: status.collisionCount goes up (from a fresh
+        read, so a stale count is not bumped twice) and the sync is retried with the new hash.
+        """
+        meta = ds["metadata"]
+        collision = (ds.get("status") or {}).get("collisionCount")
+        template = (ds.get("spec") or {}).get("template") or {}
+        digest = compute_hash(template, collision)
+        body: dict[str, Any] = {
+            "apiVersion": history.API_VERSION,
+            "kind": history.KIND,
+            "metadata": {
+                "name": f"{meta['name']}-{digest}",
+                "namespace": meta["namespace"],
+                "labels": {**((template.get("metadata") or {}).get("labels") or {}), HASH_LABEL: digest},
+                "ownerReferences": [new_controller_ref(ds)],
+            },
+            "data": history.canonical(template_patch(ds)),
+            "revision": number,
+        }
+        if meta.get("annotations"):
+            body["metadata"]["annotations"] = dict(meta["annotations"])
+        try:
+            return self.ctx.create(COMPONENT, history.GROUP, history.KIND, meta["namespace"], body).object
+        except StatusError as err:
+            if not (err.code == 409 and err.reason == "AlreadyExists"):
+                raise
+            taken = err
+        revisions = registry.by_kind(history.GROUP, history.KIND)
+        sets = registry.by_kind("apps", "DaemonSet")
+        assert revisions is not None and sets is not None
+        existing = self.ctx.api.get(revisions, meta["namespace"], body["metadata"]["name"])
+        if history.matches(ds, existing):
+            return existing
+        fresh = self.ctx.api.get(sets, meta["namespace"], meta["name"])
+        if (fresh.get("status") or {}).get("collisionCount") != collision:
+            raise StatusError(409, "Conflict", f"stale collision count of DaemonSet {meta['name']}; retrying")
+        fresh.setdefault("status", {})["collisionCount"] = int(collision or 0) + 1
+        self.ctx.update_status(COMPONENT, fresh)
+        raise taken
+
+    def _dedup_current(self, ds: dict[str, Any], current: list[dict[str, Any]]) -> dict[str, Any]:
+        """dedupCurHistories: keep the newest of several revisions of the same template.
+
+        Pods carrying a duplicate's hash are relabelled to the kept one first, so they still
+        count as up to date; then the duplicates are deleted.
+        """
+        if len(current) == 1:
+            return current[0]
+        keep = current[0]
+        for rev in current:
+            if history.number(rev) >= history.number(keep):
+                keep = rev
+        keep_hash = labels_of(keep).get(HASH_LABEL)
+        for pod in self._daemon_pods(ds):
+            if labels_of(pod).get(HASH_LABEL) != keep_hash:
+                patch = {"metadata": {"labels": {HASH_LABEL: keep_hash}}}
+                self.ctx.patch(COMPONENT, "", "Pod", pod["metadata"]["namespace"], pod["metadata"]["name"], patch)
+        for rev in current:
+            if rev["metadata"]["name"] != keep["metadata"]["name"]:
+                history.delete_controller_revision(self.ctx, COMPONENT, rev)
+        return keep
+
+    def _cleanup_history(self, ds: dict[str, Any], old: list[dict[str, Any]]) -> None:
+        """cleanupHistory: delete the oldest revisions beyond spec.revisionHistoryLimit that no pod runs."""
+        to_kill = len(old) - history.history_limit(ds)
+        if to_kill <= 0:
+            return
+        live = {h for p in self._daemon_pods(ds) if (h := labels_of(p).get(HASH_LABEL))}
+        for rev in history.sort_revisions(old):
+            if to_kill <= 0:
+                break
+            if labels_of(rev).get(HASH_LABEL) in live:
+                continue
+            history.delete_controller_revision(self.ctx, COMPONENT, rev)
+            to_kill -= 1
+
+    # ------------------------------------------------------------------ manage
     def _manage(self, ds: dict[str, Any], nodes: list[dict[str, Any]], pod_hash: str, again: list[float]) -> None:
         node_pods = self._node_to_pods(ds)
         need: list[str] = []

@@ -4,12 +4,15 @@ Pods get stable names ``<set>-<ordinal>``, a stable hostname under the governing
 and their own PersistentVolumeClaims ``<claim>-<set>-<ordinal>`` made before the pod.
 OrderedReady creates ordinals upwards one at a time, each only once its predecessors are
 Running and Ready, and removes them downwards; Parallel does both at once. A rolling
-update replaces pods from the highest ordinal down to the partition.
+update replaces pods from the highest ordinal down to the partition. The set's templates are
+kept as ControllerRevisions (``history.py``): status.currentRevision and updateRevision, and
+each pod's ``controller-revision-hash``, name them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext_noop
@@ -17,11 +20,10 @@ from django.utils.translation import gettext_noop
 from cluster.api.errors import StatusError
 from cluster.api.selectors import match_label_selector
 from cluster.controlplane.controller import Controller
+from cluster.controlplane.controllers import history
 from cluster.controlplane.controllers.replicaset import (
     claim,
     controller_of,
-    go_json,
-    hash_controller_revision,
     is_pod_available,
     is_pod_ready,
     is_terminating,
@@ -100,9 +102,27 @@ def claim_name(claim_template: dict[str, Any], sts: dict[str, Any], ordinal: int
 
 
 def revision_name(sts: dict[str, Any], collision_count: int) -> str:
-    """newRevision: the name of the ControllerRevision holding a patch that replaces spec.template."""
-    digest = hash_controller_revision(go_json(template_patch(sts)), collision_count)
-    return f"{sts['metadata']['name'][:223]}-{digest}"
+    """The name newRevision gives the ControllerRevision of the set's current template."""
+    return history.revision_name(sts["metadata"]["name"], history.hash_revision(template_patch(sts), collision_count))
+
+
+def new_revision(sts: dict[str, Any], revision: int, collision_count: int) -> dict[str, Any]:
+    """newRevision: a ControllerRevision whose data puts the set's current template back.
+
+    It carries the template's labels (so the set's selector, and kubectl, find it) and the set's
+    annotations (so ``kubectl rollout history`` can show a change-cause).
+    """
+    labels = ((sts["spec"].get("template") or {}).get("metadata") or {}).get("labels")
+    body = history.new_controller_revision(sts, labels, template_patch(sts), revision, collision_count)
+    annotations = sts["metadata"].get("annotations")
+    if annotations:
+        body["metadata"]["annotations"] = dict(annotations)
+    return body
+
+
+def next_revision(revisions: list[dict[str, Any]]) -> int:
+    """nextRevision: one past the newest revision (the list is sorted), or 1 for an empty history."""
+    return history.number(revisions[-1]) + 1 if revisions else 1
 
 
 def pod_revision(pod: dict[str, Any]) -> str:
@@ -177,6 +197,25 @@ def identity_matches(sts: dict[str, Any], pod: dict[str, Any]) -> bool:
     )
 
 
+def new_versioned_pod(
+    current_set: dict[str, Any], update_set: dict[str, Any], current: str, update: str, ordinal: int
+) -> dict[str, Any]:
+    """newVersionedStatefulSetPod: ordinals the update has not reached yet are made at the current revision.
+
+    Those are the ordinals below the partition (or, without rollingUpdate settings, below
+    status.currentReplicas); every other ordinal gets the update revision.
+    """
+    strategy = current_set["spec"].get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate")
+    start = start_ordinal(current_set)
+    below_current = ordinal < start + int((current_set.get("status") or {}).get("currentReplicas") or 0)
+    if (strategy.get("type", "RollingUpdate") == "RollingUpdate" and rolling is None and below_current) or (
+        rolling is not None and ordinal < start + int(rolling.get("partition") or 0)
+    ):
+        return new_pod(current_set, ordinal, current)
+    return new_pod(update_set, ordinal, update)
+
+
 def new_pod(sts: dict[str, Any], ordinal: int, revision: str) -> dict[str, Any]:
     """newStatefulSetPod + setPodRevision: identity, hostname/subdomain, storage and the revision label."""
     pod = pod_from_template((sts.get("spec") or {}).get("template") or {}, sts, new_controller_ref(sts))
@@ -205,6 +244,11 @@ def compute_status(pods: list[dict[str, Any]], min_ready: int, now: float, curre
             if pod_revision(pod) == update:
                 out["updatedReplicas"] += 1
     return out
+
+
+def _applied(sts: dict[str, Any], revision: dict[str, Any]) -> dict[str, Any]:
+    """ApplyRevision, skipped when the revision already holds the set's own template."""
+    return sts if history.matches(sts, revision) else history.apply_revision(sts, revision)
 
 
 class _Exit(Exception):
@@ -336,6 +380,10 @@ class StatefulSetController(Controller):
         sts = clone(sts)
         selector = (sts.get("spec") or {}).get("selector")
         name = sts["metadata"]["name"]
+        # adoptOrphanRevisions comes first, as upstream: revisions left by a set of the same name.
+        history.adopt_orphan_revisions(
+            self.ctx, COMPONENT, "statefulset", sts, history.list_controller_revisions(self.ctx, sts)
+        )
         candidates = self.ctx.lister("", "Pod").list(sts["metadata"]["namespace"])
         pods = claim(
             self.ctx,
@@ -351,18 +399,95 @@ class StatefulSetController(Controller):
                 and parent_and_ordinal(p)[0] == name
             ),
         )
-        status = self._update_stateful_set(sts, pods)
+        status = self._sync_revisions_and_pods(sts, pods)
         if int(sts["spec"].get("minReadySeconds") or 0) > 0 and status["availableReplicas"] != replicas_of(sts):
             wait = pending_availability(pods, int(sts["spec"]["minReadySeconds"]), now_epoch(self.ctx))
             return wait if wait is not None else float(sts["spec"]["minReadySeconds"])
         return None
 
-    def _update_stateful_set(self, sts: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
+    # ------------------------------------------------------------------ history (stateful_set_control.go)
+    def _sync_revisions_and_pods(self, sts: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
+        """UpdateStatefulSet: find or record the revisions, bring the pods to them, then trim the history.
+
+        The history is trimmed even when the update fails half-way, as upstream does.
+        """
+        revisions = history.sort_revisions(history.list_controller_revisions(self.ctx, sts))
+        current: dict[str, Any] | None = None
+        update: dict[str, Any] | None = None
+        try:
+            current, update, collision = self._get_revisions(sts, revisions)
+            status = self._update_stateful_set(sts, pods, current, update, collision)
+        except StatusError:
+            try:
+                self._truncate_history(sts, pods, revisions, current, update)
+            except StatusError:
+                pass  # the first error is the one to retry on
+            raise
+        self._truncate_history(sts, pods, revisions, current, update)
+        return status
+
+    def _get_revisions(
+        self, sts: dict[str, Any], revisions: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """getStatefulSetRevisions: (current, update, collisionCount); may create or renumber a revision.
+
+        The update revision is the set's template as it is now: the newest revision if that already
+        holds it, an older equal revision moved to the head of the history (a rollback, such as
+        ``kubectl rollout undo``), or a new revision. The current revision is the one the status
+        names, or the update revision when the history starts.
+        """
+        collision = int((sts.get("status") or {}).get("collisionCount") or 0)
+        candidate = new_revision(sts, next_revision(revisions), collision)
+        equal = history.find_equal_revisions(revisions, candidate)
+        if equal and history.equal_revision(revisions[-1], equal[-1]):
+            update = revisions[-1]
+        elif equal:
+            update = history.update_controller_revision(self.ctx, COMPONENT, equal[-1], candidate["revision"])
+        else:
+            update, collision = history.create_controller_revision(self.ctx, COMPONENT, sts, candidate, collision)
+        wanted = (sts.get("status") or {}).get("currentRevision")
+        current = next((r for r in revisions if r["metadata"]["name"] == wanted), None)
+        return current or update, update, collision
+
+    def _truncate_history(
+        self,
+        sts: dict[str, Any],
+        pods: list[dict[str, Any]],
+        revisions: list[dict[str, Any]],
+        current: dict[str, Any] | None,
+        update: dict[str, Any] | None,
+    ) -> None:
+        """truncateHistory: delete the oldest revisions no pod uses beyond spec.revisionHistoryLimit.
+
+        The current and update revisions and every revision a pod carries are live and never go.
+        """
+        live = {pod_revision(p) for p in pods}
+        live |= {r["metadata"]["name"] for r in (current, update) if r is not None}
+        old = [r for r in revisions if r["metadata"]["name"] not in live]
+        limit = history.history_limit(sts)
+        if limit < 0 or len(old) <= limit:
+            return
+        for rev in old[: len(old) - limit]:
+            history.delete_controller_revision(self.ctx, COMPONENT, rev)
+
+    # ------------------------------------------------------------------ pods
+    def _update_stateful_set(
+        self,
+        sts: dict[str, Any],
+        pods: list[dict[str, Any]],
+        current: dict[str, Any],
+        update: dict[str, Any],
+        collision: int,
+    ) -> dict[str, Any]:
         spec = sts["spec"]
-        old_status = sts.get("status") or {}
-        collision = int(old_status.get("collisionCount") or 0)
-        update_rev = revision_name(sts, collision)
-        current_rev = old_status.get("currentRevision") or update_rev
+        update_rev = update["metadata"]["name"]
+        current_rev = current["metadata"]["name"]
+        current_set = _applied(sts, current)
+        update_set = _applied(sts, update)
+
+        def make_pod(ordinal: int) -> dict[str, Any]:
+            return new_versioned_pod(current_set, update_set, current_rev, update_rev, ordinal)
+
         min_ready = int(spec.get("minReadySeconds") or 0)
         now = now_epoch(self.ctx)
         status: dict[str, Any] = {
@@ -383,7 +508,7 @@ class StatefulSetController(Controller):
             elif ordinal >= 0:
                 condemned.append(pod)
         slots: list[dict[str, Any]] = [
-            pod if pod is not None else new_pod(sts, start + i, update_rev) for i, pod in enumerate(replicas)
+            pod if pod is not None else make_pod(start + i) for i, pod in enumerate(replicas)
         ]
         condemned.sort(key=lambda p: parent_and_ordinal(p)[1], reverse=True)
         first_unhealthy = next((p for p in slots if not is_healthy(p)), None)
@@ -401,7 +526,7 @@ class StatefulSetController(Controller):
         monotonic = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
         try:
             for i in range(len(slots)):
-                self._process_replica(sts, slots, i, start + i, update_rev, monotonic, min_ready, now)
+                self._process_replica(sts, slots, i, start + i, make_pod, monotonic, min_ready, now)
             for pod in condemned:
                 self._process_condemned(sts, pod, first_unhealthy, monotonic, min_ready, now)
         except _Exit:
@@ -433,7 +558,7 @@ class StatefulSetController(Controller):
         slots: list[dict[str, Any]],
         i: int,
         ordinal: int,
-        update_rev: str,
+        make_pod: Callable[[int], dict[str, Any]],
         monotonic: bool,
         min_ready: int,
         now: float,
@@ -452,9 +577,9 @@ class StatefulSetController(Controller):
             )
             self._trace("kcm.statefulset.recreate", sts, name, phase=phase(pod))
             self._delete_pod(sts, pod)
-            pod = slots[i] = new_pod(sts, ordinal, update_rev)
+            pod = slots[i] = make_pod(ordinal)
         if not is_created(pod):
-            self._create_pod(sts, pod, ordinal, update_rev)
+            self._create_pod(sts, pod, ordinal, pod_revision(pod))
             if monotonic:
                 raise _Exit
             return
