@@ -124,7 +124,19 @@ def kubeglass_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveS
     manage("createcluster", "other", "--nodes", "1", "--owner", "mallory")
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--tls-port", str(tls_port)],
+        # The loops run in the server process in both passes (over Redis in the scale-out one), so the
+        # e2e tests do not depend on any other process; tests/e2e/test_scaleout.py runs real workers.
+        [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--port",
+            str(port),
+            "--tls-port",
+            str(tls_port),
+            "--control-plane",
+            "embedded",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from cluster import clock
-from cluster.api import authn, authz, bodies, discovery, openapi, registry, watch
+from cluster.api import authn, authz, bodies, discovery, openapi, rawextension, registry, watch
 from cluster.api.apiserver import ApiServer, Options, Result
 from cluster.api.errors import StatusError, bad_request, method_not_allowed, not_found, too_large, unknown_resource
 from cluster.api.registry import Resource
@@ -40,7 +40,9 @@ class Target:
 
 
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> HttpResponse:
-    resp = HttpResponse(json.dumps(body, separators=(",", ":")), status=status, content_type=JSON)
+    resp = HttpResponse(
+        json.dumps(rawextension.canonical(body), separators=(",", ":")), status=status, content_type=JSON
+    )
     for w in warnings or []:
         resp.headers["Warning"] = f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"'
     return resp

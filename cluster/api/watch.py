@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, StreamingHttpResponse
 
 from cluster import clock, doorbell, etcd
+from cluster.api import rawextension
 from cluster.api.errors import StatusError, bad_request
 from cluster.api.registry import Resource
 from cluster.api.selectors import Predicate, field_predicate, label_predicate
@@ -100,7 +101,9 @@ class _Encoder:
                 table["columnDefinitions"] = None
             self.first = False
             obj = table
-        return (json.dumps({"type": etype, "object": obj}, separators=(",", ":")) + "\n").encode()
+        return (
+            json.dumps({"type": etype, "object": rawextension.canonical(obj)}, separators=(",", ":")) + "\n"
+        ).encode()
 
 
 def _initial(p: WatchPlan) -> tuple[list[dict[str, Any]], int]:
