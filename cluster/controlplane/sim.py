@@ -32,8 +32,8 @@ class Stuck(RuntimeError):
 class WriteBatch:
     """Commits a round's writes a batch at a time (``etcd.GroupCommit``).
 
-    A batch stays open for at most ``BATCH_SECONDS`` of wall time, so an API request from a
-    user waits no longer than that for the store.
+    A batch commits at the first key boundary after ``BATCH_SECONDS`` of wall time, so an API
+    request from a user waits about that long for the store (longer only behind one big reconcile).
     """
 
     def __init__(self, cluster_id: int) -> None:
