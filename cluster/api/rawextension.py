@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def _sorted(value: Any) -> Any:
+def sorted_keys(value: Any) -> Any:
+    """``value`` with every object's keys in sorted order, as Go's encoding/json writes a map."""
     if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: sorted_keys(value[k]) for k in sorted(value)}
     if isinstance(value, list):
-        return [_sorted(v) for v in value]
+        return [sorted_keys(v) for v in value]
     return value
 
 
@@ -24,10 +25,10 @@ def canonical(body: Any) -> Any:
         return body
     kind = body.get("kind")
     if kind == "ControllerRevision" and isinstance(body.get("data"), dict):
-        return {**body, "data": _sorted(body["data"])}
+        return {**body, "data": sorted_keys(body["data"])}
     if kind == "ControllerRevisionList" and isinstance(body.get("items"), list):
         items = [
-            {**i, "data": _sorted(i["data"])} if isinstance(i, dict) and isinstance(i.get("data"), dict) else i
+            {**i, "data": sorted_keys(i["data"])} if isinstance(i, dict) and isinstance(i.get("data"), dict) else i
             for i in body["items"]
         ]
         return {**body, "items": items}

@@ -29,7 +29,7 @@ from cluster.scheduler import (
     load_profile,
 )
 from cluster.scheduler.framework import Volumes, Workloads
-from cluster.scheduler.plugins.volume_binding import claim_class
+from cluster.scheduler.plugins.volume_binding import is_delay_binding, pod_claim_names
 
 logger = logging.getLogger(__name__)
 
@@ -324,18 +324,11 @@ class KubeScheduler(Controller):
         """
         ns = pod["metadata"]["namespace"]
         volumes = self.scheduler.volumes
-        for vol in (pod.get("spec") or {}).get("volumes") or []:
-            if vol.get("persistentVolumeClaim"):
-                claim = str(vol["persistentVolumeClaim"].get("claimName") or "")
-            elif vol.get("ephemeral") is not None:
-                claim = f"{pod['metadata']['name']}-{vol.get('name', '')}"
-            else:
-                continue
+        for claim, _ephemeral, _volume in pod_claim_names(pod):
             pvc = volumes.pvcs.get(f"{ns}/{claim}")
             if pvc is None or (pvc.get("spec") or {}).get("volumeName"):
                 continue
-            sc = volumes.storage_classes.get(claim_class(pvc))
-            if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
+            if not is_delay_binding(pvc, volumes.storage_classes):
                 continue
             if ((pvc.get("metadata") or {}).get("annotations") or {}).get(ANN_SELECTED_NODE) == node:
                 continue

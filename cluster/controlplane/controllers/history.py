@@ -17,6 +17,7 @@ from typing import Any
 from cluster.api import registry
 from cluster.api.errors import StatusError
 from cluster.api.patch import kind_schema, strategic_merge_patch
+from cluster.api.rawextension import sorted_keys
 from cluster.api.selectors import match_label_selector
 from cluster.controlplane.controller import Context
 from cluster.controlplane.controllers.replicaset import (
@@ -60,11 +61,7 @@ def canonical(value: Any) -> Any:
     Stored that way, ``data`` is served byte for byte as upstream's ``Data.Raw``, which kubectl
     compares with its own rendering of the workload to tell that an undo changes nothing.
     """
-    if isinstance(value, dict):
-        return {key: canonical(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(item) for item in value]
-    return value
+    return sorted_keys(value)
 
 
 def number(revision: dict[str, Any]) -> int:

@@ -39,6 +39,27 @@ def claim_class(obj: Mapping[str, Any]) -> str:
     return (obj.get("spec") or {}).get("storageClassName") or ""
 
 
+def pod_claim_names(pod: Mapping[str, Any]) -> list[tuple[str, bool, str]]:
+    """(claim name, ephemeral, volume name) for each claim a pod uses; ephemeral ones are ``<pod>-<volume>``."""
+    name = (pod.get("metadata") or {}).get("name", "")
+    out = []
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        if vol.get("persistentVolumeClaim"):
+            out.append((vol["persistentVolumeClaim"].get("claimName", ""), False, vol.get("name", "")))
+        elif vol.get("ephemeral") is not None:
+            out.append((f"{name}-{vol.get('name', '')}", True, vol.get("name", "")))
+    return out
+
+
+def is_delay_binding(pvc: Mapping[str, Any], storage_classes: Mapping[str, Mapping[str, Any]]) -> bool:
+    """``IsDelayBindingMode``: the claim's class binds when its first consumer is scheduled."""
+    cls = claim_class(pvc)
+    sc = storage_classes.get(cls) if cls else None
+    if sc is None:
+        return False
+    return (sc.get("volumeBindingMode") or "Immediate") == "WaitForFirstConsumer"
+
+
 def _storage(obj: Mapping[str, Any], path: tuple[str, ...]) -> int:
     cur: Any = obj
     for p in path:
@@ -91,26 +112,8 @@ class VolumeBinding(Plugin):
         {"preFilter", "filter", "reserve", "preBind", "preScore", "score"}
     )
 
-    def _claim_names(self, pod: PodInfo) -> list[tuple[str, bool, str]]:
-        out = []
-        for vol in (pod.pod.get("spec") or {}).get("volumes") or []:
-            if vol.get("persistentVolumeClaim"):
-                out.append((vol["persistentVolumeClaim"].get("claimName", ""), False, vol.get("name", "")))
-            elif vol.get("ephemeral") is not None:
-                out.append((f"{pod.name}-{vol.get('name', '')}", True, vol.get("name", "")))
-        return out
-
-    def _is_delay_binding(self, pvc: Mapping[str, Any]) -> bool:
-        cls = claim_class(pvc)
-        if not cls:
-            return False
-        sc = self.handle.volumes.storage_classes.get(cls)
-        if sc is None:
-            return False
-        return (sc.get("volumeBindingMode") or "Immediate") == "WaitForFirstConsumer"
-
     def pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[PreFilterResult | None, Status | None]:
-        names = self._claim_names(pod)
+        names = pod_claim_names(pod.pod)
         if not names:
             return None, SKIP
         pvcs = self.handle.volumes.pvcs
@@ -146,7 +149,7 @@ class VolumeBinding(Plugin):
             annotations = meta.get("annotations") or {}
             if volume_name and ANN_BIND_COMPLETED in annotations:
                 claims.bound.append(pvc)
-            elif self._is_delay_binding(pvc) and not volume_name:
+            elif is_delay_binding(pvc, self.handle.volumes.storage_classes) and not volume_name:
                 claims.delayed.append(pvc)
             else:
                 unbound_immediate = True
