@@ -351,7 +351,14 @@ def _subresource(request: HttpRequest, api: ApiServer, target: Target, opts: Opt
     elif sub == "log" and method == "GET":
         from cluster.api import logs
 
-        text = logs.read(api, ns or "", name, request.GET.get("container"), _int_param(request, "tailLines"))
+        text = logs.read(
+            api,
+            ns or "",
+            name,
+            request.GET.get("container"),
+            _int_param(request, "tailLines"),
+            request.GET.get("previous") == "true",
+        )
         return HttpResponse(text, content_type="text/plain")
     elif sub == "finalize" and method == "PUT":
         return _respond(

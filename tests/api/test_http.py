@@ -133,3 +133,44 @@ def test_json_patch_failure_is_a_status(http: Client) -> None:
     )
     assert 400 <= resp.status_code < 500
     assert _status(resp)["status"] == "Failure"
+
+
+def test_pod_log_and_previous_log(http: Client, api) -> None:
+    """`kubectl logs` reads the current run; `kubectl logs -p` the run before it, or a 400 if none."""
+    from cluster.api import registry
+
+    pods = registry.by_kind("", "Pod")
+    api.create(
+        pods, "default", {"metadata": {"name": "crash"}, "spec": {"containers": [{"name": "app", "image": "busybox"}]}}
+    )
+    url = "/k8s/lab/api/v1/namespaces/default/pods/crash/log"
+    first = _status(http.get(url, {"previous": "true"}))
+    assert first["code"] == 400
+    assert first["message"] == 'previous terminated container "app" in pod "crash" not found'
+    pod = api.get(pods, "default", "crash")
+    pod["status"]["containerStatuses"] = [
+        {
+            "name": "app",
+            "image": "docker.io/library/busybox:latest",
+            "ready": False,
+            "restartCount": 1,
+            "state": {"running": {"startedAt": "2026-01-01T00:00:20Z"}},
+            "lastState": {
+                "terminated": {
+                    "exitCode": 1,
+                    "reason": "Error",
+                    "startedAt": "2026-01-01T00:00:05Z",
+                    "finishedAt": "2026-01-01T00:00:06Z",
+                }
+            },
+        }
+    ]
+    api.update(pods, "default", "crash", pod, subresource="status")
+    previous = http.get(url, {"previous": "true"}).content.decode().splitlines()
+    assert previous == [
+        "2026-01-01T00:00:05Z kubeglass: container app (docker.io/library/busybox:latest) started",
+        "2026-01-01T00:00:06Z kubeglass: container app exited with code 1 (Error)",
+    ]
+    current = http.get(url).content.decode().splitlines()
+    assert current[-1] == "2026-01-01T00:00:20Z kubeglass: container app (docker.io/library/busybox:latest) started"
+    assert http.get(url, {"previous": "true", "tailLines": "1"}).content.decode().splitlines() == previous[1:]
