@@ -26,9 +26,20 @@ def sim_now(cluster: Cluster, wall: float | None = None) -> dt.datetime:
     return cluster.sim_epoch + dt.timedelta(seconds=sim_seconds(cluster, wall))
 
 
+_LAST_RFC3339: tuple[dt.datetime | None, str] = (None, "")
+
+
 def rfc3339(moment: dt.datetime) -> str:
-    """The second-precision UTC form the apiserver writes for metav1.Time."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The second-precision UTC form the apiserver writes for metav1.Time.
+
+    A step of the loops stamps many objects at one sim instant, so the last answer is kept.
+    """
+    global _LAST_RFC3339
+    last, text = _LAST_RFC3339
+    if moment != last:
+        text = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _LAST_RFC3339 = (moment, text)
+    return text
 
 
 def parse_rfc3339(text: str) -> dt.datetime:

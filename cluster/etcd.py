@@ -105,6 +105,14 @@ def _write_trace(cluster_id: int, first_seq: int, steps: Iterable[PendingTrace])
     ]
     if not rows:
         return
+    batch = _batch(cluster_id)
+    if batch is not None:
+        batch.traces.extend(rows)
+    else:
+        _insert_traces(rows)
+
+
+def _insert_traces(rows: list[tuple[Any, ...]]) -> None:
     j = _json_param()
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -115,19 +123,6 @@ def _write_trace(cluster_id: int, first_seq: int, steps: Iterable[PendingTrace])
         )
 
 
-def _event(cluster_id: int, revision: int, etype: str, key: Key, body: dict[str, Any]) -> WatchEvent:
-    return WatchEvent(
-        cluster_id=cluster_id,
-        revision=revision,
-        type=etype,
-        group=key.group,
-        kind=key.kind,
-        namespace=key.namespace,
-        name=key.name,
-        object=body,
-    )
-
-
 _EVENTS = WatchEvent._meta.db_table
 
 
@@ -135,12 +130,35 @@ def _json_param() -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
-def _insert_event(cursor: Any, cluster_id: int, revision: int, etype: str, key: Key, text: str) -> None:
-    cursor.execute(
-        f'INSERT INTO {_EVENTS} (cluster_id, revision, type, "group", kind, namespace, name, object) '
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, {_json_param()})",
-        [cluster_id, revision, str(etype), key.group, key.kind, key.namespace, key.name, text],
-    )
+def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, text: str) -> None:
+    """Append a watch event; inside a group commit it waits in the batch for one ``executemany``."""
+    row = (cluster_id, revision, str(etype), key.group, key.kind, key.namespace, key.name, text)
+    batch = _batch(cluster_id)
+    if batch is not None:
+        batch.events.append(row)
+    else:
+        _insert_events([row])
+
+
+def _insert_events(rows: list[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f'INSERT INTO {_EVENTS} (cluster_id, revision, type, "group", kind, namespace, name, object) '
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, {_json_param()})",
+            rows,
+        )
+
+
+def _batch(cluster_id: int) -> GroupCommit | None:
+    batch: GroupCommit | None = getattr(_local, "batch", None)
+    return batch if batch is not None and batch.cluster_id == cluster_id else None
+
+
+def flush(cluster_id: int | None = None) -> None:
+    """Write the open group commit's buffered log rows, so a read in this transaction sees them."""
+    batch: GroupCommit | None = getattr(_local, "batch", None)
+    if batch is not None and (cluster_id is None or batch.cluster_id == cluster_id):
+        batch.flush()
 
 
 def _after_commit(cluster_id: int) -> None:
@@ -155,7 +173,9 @@ class GroupCommit:
     lock, PostgreSQL's row lock), so no other writer can slip a revision in; the batch then
     hands out revisions itself and writes the counters back on ``commit``. Each write still
     gets its own revision and watch event, and one that loses its compare-and-swap writes
-    nothing, so no savepoint is needed.
+    nothing, so no savepoint is needed. The append-only rows (watch events, trace steps) wait
+    in the batch and go in with one ``executemany`` each, before any read of the log in this
+    transaction (:func:`flush`) and on commit: most of a busy loop's statements were these.
     """
 
     def __init__(self, cluster_id: int) -> None:
@@ -167,6 +187,16 @@ class GroupCommit:
         self.rings = False
         # Reads the batch may share (nobody else can write while it holds the lock): key -> body.
         self.reads: dict[Key, dict[str, Any] | None] = {}
+        self.events: list[tuple[Any, ...]] = []
+        self.traces: list[tuple[Any, ...]] = []
+
+    def flush(self) -> None:
+        events, self.events = self.events, []
+        traces, self.traces = self.traces, []
+        if events:
+            _insert_events(events)
+        if traces:
+            _insert_traces(traces)
 
     def begin(self) -> None:
         if getattr(_local, "batch", None) is not None:
@@ -188,6 +218,7 @@ class GroupCommit:
         if atomic is None:
             return
         try:
+            self.flush()
             if (self.revision, self.objects) != self._base:
                 with connection.cursor() as cursor:
                     cursor.execute(
@@ -201,6 +232,7 @@ class GroupCommit:
 
     def abort(self) -> None:
         _local.batch = None
+        self.events, self.traces = [], []
         atomic, self._atomic = self._atomic, None
         if atomic is not None:
             atomic.__exit__(RuntimeError, RuntimeError("group commit aborted"), None)
@@ -289,7 +321,7 @@ def create(
             if cursor.rowcount != 1:
                 revs.failed()
                 raise KeyExists(key)
-            _insert_event(cursor, cluster_id, revision, EventType.ADDED, key, text)
+        _insert_event(cluster_id, revision, EventType.ADDED, key, text)
         _write_trace(cluster_id, last - len(trace), trace)
         revs.done(key)
     return stored
@@ -324,8 +356,7 @@ def update(
             revs.failed()
             raise CompareFailed(key) if exists else KeyMissing(key)
         _write_trace(cluster_id, last - len(trace), trace)
-        with connection.cursor() as cursor:
-            _insert_event(cursor, cluster_id, last, EventType.MODIFIED, key, text)
+        _insert_event(cluster_id, last, EventType.MODIFIED, key, text)
         revs.done(key)
     return stored
 
@@ -353,7 +384,7 @@ def delete(
             raise CompareFailed(key)
         stored = _stamp(_json(row[1]), last, owned=True)
         _write_trace(cluster_id, last - len(trace), trace)
-        _event(cluster_id, last, EventType.DELETED, key, stored).save()
+        _insert_event(cluster_id, last, EventType.DELETED, key, dumps(stored))
         revs.done(key)
     return stored
 
@@ -422,6 +453,7 @@ def events_after(
     namespace: str | None = None,
     limit: int = 500,
 ) -> list[WatchEvent]:
+    flush(cluster_id)
     qs = WatchEvent.objects.filter(cluster_id=cluster_id, revision__gt=revision)
     if kind is not None:
         qs = qs.filter(group=group or "", kind=kind)
@@ -431,6 +463,7 @@ def events_after(
 
 
 def oldest_event_revision(cluster_id: int) -> int:
+    flush(cluster_id)
     first = (
         WatchEvent.objects.filter(cluster_id=cluster_id).order_by("revision").values_list("revision", flat=True).first()
     )

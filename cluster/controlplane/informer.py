@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from cluster import doorbell
+from cluster import doorbell, etcd
 from cluster.api.selectors import match_label_selector
 from cluster.jsonutil import loads
 from cluster.models import Cluster, StoredObject, WatchEvent
@@ -213,6 +213,7 @@ class Informers:
             return 0
         self._writes_seen = writes
         seen = 0
+        etcd.flush(self.cluster.pk)
         while True:
             with connection.cursor() as cursor:
                 cursor.execute(_SYNC_SQL, [self.cluster.pk, self.cursor, BATCH])

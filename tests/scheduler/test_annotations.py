@@ -86,3 +86,33 @@ def test_queue_and_scheduler_loop() -> None:
     queue.node_added(new)
     qp = queue.pop()
     assert qp is not None and sched.schedule_one(qp.pod_info).selected_node == "n3"
+
+
+def test_annotation_text_equals_encoding_the_maps() -> None:
+    """The text is built from cached per-node pieces; it must equal encoding the decision's maps."""
+    rng = random.Random(7)
+    nodes = [
+        make_node(
+            f"node-{i}",
+            {"cpu": str(rng.choice([1, 2, 4])), "memory": "4Gi", "pods": "110"},
+            taints=[{"key": "dedicated", "value": "x", "effect": "NoSchedule"}] if i % 5 == 0 else None,
+        )
+        for i in range(23)
+    ]
+    existing = {
+        f"node-{i}": [make_pod(node=f"node-{i}", requests=[{"cpu": f"{rng.randrange(1, 900)}m"}])] for i in range(0, 23, 3)
+    }
+    for cpu in ("100m", "700m", "1500m", "9"):
+        d = schedule_one(make_pod(name="p", requests=[{"cpu": cpu}]), nodes, existing, rng=random.Random(1))
+        ann = decision_annotations(d)
+
+        def enc(value: object) -> str:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+        assert ann["kubeglass.io/filter-result"] == enc(d.filter_results)
+        assert ann["kubeglass.io/score-result"] == enc(
+            {n: {p: str(s) for p, s in per.items()} for n, per in d.raw_scores.items()}
+        )
+        assert ann["kubeglass.io/finalscore-result"] == enc(
+            {n: {p: str(s) for p, s in per.items()} for n, per in d.final_scores.items()}
+        )
