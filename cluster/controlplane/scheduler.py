@@ -292,8 +292,6 @@ class KubeScheduler(Controller):
             [*involved, {"kind": "Node", "name": node}],
         )
         annotations = decision_annotations(decision)
-        import os
-        if os.environ.get("NOANN"): annotations = {}
         self.ctx.trace(
             COMPONENT,
             "bind",

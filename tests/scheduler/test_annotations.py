@@ -100,7 +100,8 @@ def test_annotation_text_equals_encoding_the_maps() -> None:
         for i in range(23)
     ]
     existing = {
-        f"node-{i}": [make_pod(node=f"node-{i}", requests=[{"cpu": f"{rng.randrange(1, 900)}m"}])] for i in range(0, 23, 3)
+        f"node-{i}": [make_pod(node=f"node-{i}", requests=[{"cpu": f"{rng.randrange(1, 900)}m"}])]
+        for i in range(0, 23, 3)
     }
     for cpu in ("100m", "700m", "1500m", "9"):
         d = schedule_one(make_pod(name="p", requests=[{"cpu": cpu}]), nodes, existing, rng=random.Random(1))
