@@ -4,8 +4,13 @@ The cluster runs on the manual clock (``ClusterSim``) with its sim delays off (i
 container starts take no sim time), so what is measured is the work of every loop
 (Deployment, ReplicaSet, scheduler, kubelet) through the API server and the store: per pod a
 create, a binding with the scheduler's decision annotations, a status update, its Events and
-its trace steps. The baseline is the same number of bare API-server pod creates in the same
-run, the floor any pipeline writing pods pays.
+its trace steps. Two baselines from the same run:
+
+- bare API-server pod creates, the floor any pipeline writing pods pays;
+- the store replay: the run's own writes (every object body, watch event and trace step, in
+  the same order and group commits) replayed through the store alone, with no API server and
+  no loops. It is the ceiling for this workload on this machine's disk: the loops could at
+  best be free.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def _deployment(replicas: int) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
+    from cluster import etcd
     from cluster.api import registry
     from cluster.api.apiserver import ApiServer, Options
     from cluster.bootstrap import Topology, create_cluster
@@ -53,7 +59,7 @@ def main() -> dict[str, Any]:
     assert pod_res is not None and deploy_res is not None
 
     # Baseline: bare pod creates through the API server, no loops.
-    Cluster.objects.filter(name__in=["bench-base", "bench-cp", "bench-mem"]).delete()
+    Cluster.objects.filter(name__in=["bench-base", "bench-cp", "bench-mem", "bench-replay"]).delete()
     base = create_cluster("bench-base", user, Topology(workers=1, system_workloads=False))
     api = ApiServer(base, user)
     n_base = min(REPLICAS, 2000)
@@ -77,6 +83,7 @@ def main() -> dict[str, Any]:
     sim = ClusterSim(cluster, ("kube-controller-manager", "kube-scheduler", "kubelet"))
     sim.run_until_idle()
     api = ApiServer(cluster, user)
+    start_revision = etcd.current_revision(cluster.pk)
     t0 = time.perf_counter()
     api.create(deploy_res, "default", _deployment(REPLICAS), Options(trace=False))
 
@@ -87,6 +94,8 @@ def main() -> dict[str, Any]:
     done = sim.run_until(all_running, limit_seconds=3600)
     elapsed = time.perf_counter() - t0
     pods_per_s = REPLICAS / elapsed
+    replay = _store_replay(cluster, start_revision, user)
+    replay_per_s = REPLICAS / replay["seconds"]
 
     memory = _memory(user)
     return {
@@ -97,8 +106,56 @@ def main() -> dict[str, Any]:
         "e2e_seconds": round(elapsed, 1),
         "baseline_bare_pod_creates_per_s": round(base_per_s, 1),
         "ratio_to_bare_creates": round(pods_per_s / base_per_s, 3),
+        "store_replay_pods_per_s": round(replay_per_s, 1),
+        "store_replay_mb_of_bodies": replay["mb"],
+        "ratio_to_store_replay": round(pods_per_s / replay_per_s, 3),
         **memory,
     }
+
+
+def _store_replay(source: Any, after: int, user: Any) -> dict[str, Any]:
+    """Write what the run wrote, through ``etcd`` alone, in group commits as the loops make them."""
+    from cluster import etcd
+    from cluster.bootstrap import Topology, create_cluster
+    from cluster.controlplane.sim import WriteBatch
+    from cluster.jsonutil import dumps, loads
+    from cluster.models import TraceStep, WatchEvent
+
+    rows = list(
+        WatchEvent.objects.filter(cluster=source, revision__gt=after)
+        .order_by("revision")
+        .values_list("revision", "type", "group", "kind", "namespace", "name", "object")
+    )
+    steps = {
+        s.seq: etcd.PendingTrace(s.component, s.stage, s.message, s.params, s.involved, s.source, s.target, s.sim_time)
+        for s in TraceStep.objects.filter(cluster=source, seq__gt=after)
+    }
+    writes = [
+        (rev, etype, etcd.Key(group, kind, ns, name), loads(body) if isinstance(body, str | bytes) else body)
+        for rev, etype, group, kind, ns, name, body in rows
+    ]
+    # Each body goes into the object row and the watch log, so the store writes about twice this.
+    mb = sum(len(dumps(body)) for *_, body in writes) / 1e6
+    target = create_cluster("bench-replay", user, Topology(workers=1, system_workloads=False))
+    versions: dict[etcd.Key, int] = {}
+    previous = after
+    t0 = time.perf_counter()
+    batch = WriteBatch(target.pk)
+    for rev, etype, key, body in writes:
+        batch.checkpoint()
+        trace = [steps[seq] for seq in range(previous + 1, rev) if seq in steps]
+        previous = rev
+        if etype == "ADDED":
+            stored = etcd.create(target.pk, key, body, trace, owned=True)
+        elif etype == "MODIFIED":
+            stored = etcd.update(target.pk, key, body, versions[key], trace, owned=True)
+        else:
+            etcd.delete(target.pk, key, versions.pop(key), trace)
+            continue
+        versions[key] = int(stored["metadata"]["resourceVersion"])
+    batch.close()
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "mb": round(mb, 1)}
 
 
 def _memory(user: Any) -> dict[str, Any]:
