@@ -124,6 +124,10 @@ def select_host(
         if randbelow(k) == 0:
             selected = k - 1
     need = max(selected + 1, min(count, n))
+    if need == 1 and ties == 1:
+        # The heap's root is a maximum, and only one node has it.
+        first = totals.index(top) if isinstance(totals, list) else list(totals).index(top)
+        return first, [first]
     if ties == n:
         # Nothing is strictly greater than anything: Init moves nothing and every Pop takes
         # the root, then moves the last element there.
@@ -468,7 +472,8 @@ class Scheduler:
             decision._table = table
             decision.score_plugins = tuple(table.plugins)
             totals = table.totals
-        index, _top = select_host(totals, self.rng)
+        # Only the chosen node is used, so only as many pops as the reservoir sampling needs.
+        index, _top = select_host(totals, self.rng, count=1)
         return index
 
     def _fit_error(

@@ -194,6 +194,10 @@ def test_select_host_matches_go_heap_reservoir_sampling() -> None:
         totals = [gen.choice([100, 150, 200, 250, 300]) for _ in range(n)]
         seed = gen.randint(0, 10**6)
         assert select_host(totals, random.Random(seed))[0] == _go_heap_select_host(totals, random.Random(seed)), totals
+        # Asking for the chosen node only (as the scheduler does) must choose the same node.
+        assert select_host(totals, random.Random(seed), count=1)[0] == _go_heap_select_host(
+            totals, random.Random(seed)
+        ), totals
 
 
 def test_select_host_all_equal_pop_order() -> None:
