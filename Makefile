@@ -47,7 +47,7 @@ test-embedded: venv
 test-scaleout: venv
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_SCALE) $(PY) -m pytest || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests" >&2; exit $$rc; }
 
-bench: venv
+bench: venv browser-deps
 	$(PY) bench/run.py
 
 clean:

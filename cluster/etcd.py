@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from cluster import doorbell
-from cluster.jsonutil import clone, dumps, loads
+from cluster.jsonutil import clone, dumps, load_stored, pack
 from cluster.models import Cluster, EventType, StoredObject, TraceStep, WatchEvent
 
 
@@ -311,7 +311,7 @@ def create(
         stored = _stamp(body, revision, owned)
         if uid_for is not None:
             stored["metadata"]["uid"] = uid_for(revision)
-        text = dumps(stored)
+        text = pack(dumps(stored))
         with connection.cursor() as cursor:
             cursor.execute(
                 f'INSERT INTO {_OBJECTS} (cluster_id, "group", kind, namespace, name, resource_version, body) '
@@ -340,7 +340,7 @@ def update(
     with _Revisions(cluster_id) as revs:
         last, _ = revs.take(len(trace) + 1)
         stored = _stamp(body, last, owned)
-        text = dumps(stored)
+        text = pack(dumps(stored))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {_OBJECTS} SET resource_version = %s, body = {_json_param()} "
@@ -384,7 +384,7 @@ def delete(
             raise CompareFailed(key)
         stored = _stamp(_json(row[1]), last, owned=True)
         _write_trace(cluster_id, last - len(trace), trace)
-        _insert_event(cluster_id, last, EventType.DELETED, key, dumps(stored))
+        _insert_event(cluster_id, last, EventType.DELETED, key, pack(dumps(stored)))
         revs.done(key)
     return stored
 
@@ -407,7 +407,7 @@ _GET_SQL = (
 
 
 def _json(value: Any) -> Any:
-    return loads(value) if isinstance(value, str | bytes) else value
+    return load_stored(value)
 
 
 def get(cluster_id: int, key: Key, shared: bool = False) -> dict[str, Any] | None:

@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 
+from cluster.jsonutil import unpack
+
 
 class CNI(models.TextChoices):
     FLANNEL_VXLAN = "flannel-vxlan", "flannel (VXLAN)"
@@ -70,6 +72,13 @@ class Cluster(models.Model):
 STORE_OWNED = frozenset({"revision", "object_count", "next_timer"})
 
 
+class StoredJSONField(models.JSONField):  # type: ignore[type-arg]
+    """A JSON column the store may have written packed (``jsonutil.pack``); reads unpack it."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return unpack(super().from_db_value(value, expression, connection))
+
+
 class StoredObjectQuerySet(models.QuerySet["StoredObject"]):
     def of(self, cluster: Cluster, group: str, kind: str) -> StoredObjectQuerySet:
         return self.filter(cluster=cluster, group=group, kind=kind)
@@ -85,7 +94,7 @@ class StoredObject(models.Model):
     namespace = models.CharField(max_length=63, blank=True)
     name = models.CharField(max_length=253)
     resource_version = models.BigIntegerField()
-    body = models.JSONField()
+    body = StoredJSONField()
 
     objects = StoredObjectQuerySet.as_manager()
 
@@ -115,7 +124,7 @@ class WatchEvent(models.Model):
     kind = models.CharField(max_length=63)
     namespace = models.CharField(max_length=63, blank=True)
     name = models.CharField(max_length=253)
-    object = models.JSONField()
+    object = StoredJSONField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "revision"], name="uniq_event_revision")]

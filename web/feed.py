@@ -22,6 +22,7 @@ from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from cluster import clock, doorbell
+from cluster.jsonutil import load_stored
 from cluster.models import Cluster, StoredObject, TraceStep, WatchEvent
 
 # The kinds the glass draws or inspects; the rest of the log (Leases renewing, Events, ConfigMaps) stays on the server.
@@ -122,7 +123,7 @@ def head(cluster_id: int) -> int:
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return load_stored(value)
 
 
 def _sql() -> tuple[str, str, str]:

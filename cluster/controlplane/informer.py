@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from cluster import doorbell, etcd
 from cluster.api.selectors import match_label_selector
-from cluster.jsonutil import loads
+from cluster.jsonutil import load_stored
 from cluster.models import Cluster, StoredObject, WatchEvent
 
 GK = tuple[str, str]
@@ -219,7 +219,7 @@ class Informers:
                 cursor.execute(_SYNC_SQL, [self.cluster.pk, self.cursor, BATCH])
                 rows = cursor.fetchall()
             for revision, etype, group, kind, raw in rows:
-                obj = loads(raw) if isinstance(raw, str | bytes) else raw
+                obj = load_stored(raw)
                 self.cursor = revision
                 store = self._store((group, kind))
                 key = object_key(obj)

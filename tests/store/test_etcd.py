@@ -94,3 +94,66 @@ def test_saving_a_stale_cluster_row_keeps_the_revision(cluster) -> None:
     stale.save()
     assert etcd.current_revision(cluster.pk) == head
     etcd.update(cluster.pk, KEY, _body("2"), head)
+
+
+def _raw(sql: str, params: list) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        value = cursor.fetchone()[0]
+    return value if isinstance(value, str) else __import__("json").dumps(value)
+
+
+def test_big_bodies_are_stored_packed_and_read_back_whole(cluster) -> None:
+    """A body over the threshold is packed in both its rows; every way of reading it unpacks it."""
+    from cluster import jsonutil
+    from cluster.controlplane.informer import Informers
+
+    big = "".join(f"node-{i}:passed;" for i in range(2000))
+    start = etcd.current_revision(cluster.pk)
+    etcd.create(cluster.pk, KEY, _body(big))
+    small_key = etcd.Key("", "ConfigMap", "default", "small")
+    etcd.create(cluster.pk, small_key, {**_body("x"), "metadata": {"name": "small", "namespace": "default"}})
+
+    stored = _raw(
+        f"SELECT body FROM {StoredObject._meta.db_table} WHERE cluster_id = %s AND name = %s", [cluster.pk, "cfg"]
+    )
+    logged = _raw(
+        f"SELECT object FROM {WatchEvent._meta.db_table} WHERE cluster_id = %s AND revision = %s",
+        [cluster.pk, start + 1],
+    )
+    for text in (stored, logged):
+        assert jsonutil.PACKED in text and big not in text
+        assert len(text) < len(big) / 3
+    small = _raw(
+        f"SELECT body FROM {StoredObject._meta.db_table} WHERE cluster_id = %s AND name = %s", [cluster.pk, "small"]
+    )
+    assert jsonutil.PACKED not in small and '"x"' in small
+
+    assert etcd.get(cluster.pk, KEY)["data"]["v"] == big
+    bodies, _ = etcd.list_(cluster.pk, "", "ConfigMap", "default")
+    assert {b["metadata"]["name"]: b["data"]["v"] for b in bodies}["cfg"] == big
+    assert etcd.events_after(cluster.pk, start)[0].object["data"]["v"] == big
+    assert StoredObject.objects.get(cluster=cluster, name="cfg").body["data"]["v"] == big
+    informers = Informers(cluster)
+    informers.sync()
+    assert informers.lister("", "ConfigMap").get("default", "cfg")["data"]["v"] == big
+
+    rv = int(etcd.get(cluster.pk, KEY)["metadata"]["resourceVersion"])
+    etcd.update(cluster.pk, KEY, _body(big + "!"), rv)
+    informers.sync()
+    assert informers.lister("", "ConfigMap").get("default", "cfg")["data"]["v"] == big + "!"
+    assert etcd.delete(cluster.pk, KEY, None)["data"]["v"] == big + "!"
+    assert etcd.events_after(cluster.pk, start)[-1].object["data"]["v"] == big + "!"
+
+
+def test_a_client_key_that_looks_packed_is_only_data(cluster) -> None:
+    """Only a whole one-key body is a packed one: the same key inside an object is left alone."""
+    from cluster import jsonutil
+
+    body = _body("x")
+    body["data"] = {jsonutil.PACKED: "bm90IHpsaWI="}
+    etcd.create(cluster.pk, KEY, body)
+    assert etcd.get(cluster.pk, KEY)["data"] == {jsonutil.PACKED: "bm90IHpsaWI="}
+    assert jsonutil.unpack({jsonutil.PACKED: "x", "metadata": {}}) == {jsonutil.PACKED: "x", "metadata": {}}
