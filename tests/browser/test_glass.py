@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import GLASS, open_dashboard, shoot, sign_in
 from tests.conftest import LiveServer
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 pytestmark = pytest.mark.browser
 LOOP_DEADLINE = 120_000  # ms for the control loops to schedule and run pods
@@ -375,11 +378,14 @@ def test_chinese_follows_accept_language_and_the_switch_overrides_it(
         expect(page.get_by_role("region", name="架构", exact=True)).to_be_visible()
         expect(page.get_by_role("button", name="播放", exact=True)).to_be_visible()
         page.get_by_role("button", name="后退一步", exact=True).click()
-        expect(page.locator("#narration-now")).to_contain_text("。")
+        # Narrated in Chinese (the words; an upstream condition message inside stays English).
+        expect(page.locator("#narration-now")).to_contain_text(CJK)
         shoot(page, "dashboard-zh")
         page.get_by_label("语言").select_option("en")
         page.wait_for_selector("#glass[data-ready=true]")
         expect(page.get_by_role("region", name="Architecture", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Step back", exact=True).click()
+        expect(page.locator("#narration-now")).not_to_contain_text(CJK)
         assert not console.errors, console.errors
     finally:
         context.close()
