@@ -46,9 +46,9 @@ NOTES = {
         "`e2e_pods_per_s` is a 10,000-replica Deployment from create to every pod Running, through "
         "every loop and the API server. `store_replay_pods_per_s` replays that run's own writes (the "
         "same bodies, watch events and trace steps, in the same group commits) through the store "
-        "alone: it is the most this workload can reach on this disk if the loops cost nothing. Most "
-        "of those bytes are the scheduler's decision annotations, three JSON maps over every node on "
-        "every pod, written again with each later write of the pod."
+        "alone: it is the most this workload can reach on this disk if the loops cost nothing. "
+        "`store_replay_mb_of_bodies` is those bodies as JSON; most of it is the scheduler's decision "
+        "annotations, three maps over every node on every pod, which the store keeps packed."
     ),
 }
 
