@@ -101,6 +101,56 @@ def _go_heap_pop_order(sc: list[int], need: int) -> list[int]:
     return order
 
 
+def _go_heap_top_pops(totals: Sequence[int], top: int, need: int) -> list[int]:
+    """The first ``need`` pops of :func:`_go_heap_pop_order` when at least ``need`` nodes share
+    the top score, computed on a heap of 1 (top) and 0 (any other score).
+
+    A top element never sifts down, and a sift only moves a smaller element past top children
+    (left before right, as Go's ``down`` picks the right child only when it is strictly greater).
+    Where a non-top element goes among non-top ones never moves a top one, so the top elements
+    end in the same places either way, and pop in the same order.
+    """
+    n = len(totals)
+    b = [1 if s == top else 0 for s in totals]
+    ix = list(range(n))
+    for i0 in range(n // 2 - 1, -1, -1):
+        if b[i0]:
+            continue
+        i = i0
+        while True:
+            j = 2 * i + 1
+            if j >= n:
+                break
+            if not b[j]:
+                j += 1
+                if j >= n or not b[j]:
+                    break
+            b[i], b[j] = 1, 0
+            ix[i], ix[j] = ix[j], ix[i]
+            i = j
+    order: list[int] = []
+    m = n
+    while len(order) < need:
+        m -= 1
+        b[0], b[m] = b[m], b[0]
+        ix[0], ix[m] = ix[m], ix[0]
+        if not b[0]:
+            i = 0
+            while True:
+                j = 2 * i + 1
+                if j >= m:
+                    break
+                if not b[j]:
+                    j += 1
+                    if j >= m or not b[j]:
+                        break
+                b[i], b[j] = 1, 0
+                ix[i], ix[j] = ix[j], ix[i]
+                i = j
+        order.append(ix[m])
+    return order
+
+
 def select_host(
     totals: Sequence[int], rng: random.Random, count: int = NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT
 ) -> tuple[int, list[int]]:
@@ -132,6 +182,8 @@ def select_host(
         # Nothing is strictly greater than anything: Init moves nothing and every Pop takes
         # the root, then moves the last element there.
         order = [0, *range(n - 1, 0, -1)][:need]
+    elif need <= ties:
+        order = _go_heap_top_pops(totals, top, need)
     else:
         order = _go_heap_pop_order(list(totals), need)
     if selected != 0:

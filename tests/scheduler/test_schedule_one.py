@@ -200,6 +200,20 @@ def test_select_host_matches_go_heap_reservoir_sampling() -> None:
         ), totals
 
 
+def test_top_pops_on_a_zero_one_heap_match_the_full_heap() -> None:
+    """Popping a heap of top/not-top flags yields the top-scored nodes in the full heap's order."""
+    from cluster.scheduler.schedule_one import _go_heap_pop_order, _go_heap_top_pops
+
+    gen = random.Random(3)
+    for _ in range(500):
+        n = gen.randint(1, 120)
+        values = gen.sample(range(0, 700, 7), gen.randint(1, 6))
+        totals = [gen.choice(values) for _ in range(n)]
+        top = max(totals)
+        need = gen.randint(1, totals.count(top))
+        assert _go_heap_top_pops(totals, top, need) == _go_heap_pop_order(list(totals), need), totals
+
+
 def test_select_host_all_equal_pop_order() -> None:
     class Draws(random.Random):
         def __init__(self, values: list[int]) -> None:

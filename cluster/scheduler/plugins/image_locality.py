@@ -47,6 +47,11 @@ class ImageLocality(Plugin):
         base = calculate_priority(0, containers)
         if not scaled:
             return [base] * len(nodes)
+        if len(pod.images) == 1:
+            # One image (the usual pod): two possible scores, so pick per node.
+            (img,) = pod.images
+            hit = calculate_priority(scaled[img], containers)
+            return [hit if img in n.image_states else base for n in nodes]
         memo: dict[int, int] = {0: base}
         out = []
         for n in nodes:
