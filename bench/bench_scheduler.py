@@ -6,7 +6,8 @@ the other with the default v1.32 profile (adaptive percentageOfNodesToScore), ea
 onto its node so later cycles see it.  Pods arrive as plain dicts, so parsing is included.
 The baseline, measured in the same run over the same nodes, is a bare loop that only sums
 each node's requested CPU with the pod's: it shows what one pass over the cluster costs in
-this interpreter.  Prints JSON; ``main()`` returns the same dict.
+this interpreter.  Both are the best of ``REPEATS`` runs.  Prints JSON; ``main()`` returns
+the same dict.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from cluster.scheduler.nodeinfo import PodInfo  # noqa: E402
 
 SIZES = (100, 1000, 5000)
 PODS = {100: 1000, 1000: 1500, 5000: 1500}
+REPEATS = 3
+"""Each size runs this many times, baseline and scheduler alike, and reports its fastest run:
+on a shared machine the slow runs measure the neighbours."""
 
 
 def make_nodes(count: int) -> list[dict[str, Any]]:
@@ -107,14 +111,17 @@ def bench_size(num_nodes: int, seed: int = 1) -> dict[str, Any]:
     """Schedule PODS[num_nodes] pods onto a fresh cluster of num_nodes nodes."""
     nodes = make_nodes(num_nodes)
     pods = make_pods(PODS[num_nodes], seed)
-    base = baseline(Cache.build(nodes), pods)
-    scheduler = Scheduler(cache=Cache.build(nodes), rng=random.Random(seed))
-    scheduled = 0
-    t0 = time.perf_counter()
-    for pod in pods:
-        if scheduler.schedule_one(pod).selected_node is not None:
-            scheduled += 1
-    elapsed = time.perf_counter() - t0
+    base = max(baseline(Cache.build(nodes), pods) for _ in range(REPEATS))
+    elapsed = float("inf")
+    for _ in range(REPEATS):
+        # The same pods onto a fresh cache each time; the fastest run is the least disturbed one.
+        scheduler = Scheduler(cache=Cache.build(nodes), rng=random.Random(seed))
+        scheduled = 0
+        t0 = time.perf_counter()
+        for pod in pods:
+            if scheduler.schedule_one(pod).selected_node is not None:
+                scheduled += 1
+        elapsed = min(elapsed, time.perf_counter() - t0)
     return {
         "nodes": num_nodes,
         "pods": len(pods),

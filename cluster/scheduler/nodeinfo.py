@@ -476,6 +476,7 @@ class NodeInfo:
 
     __slots__ = (
         "allocatable",
+        "free",
         "generation",
         "image_states",
         "labels",
@@ -518,8 +519,22 @@ class NodeInfo:
         self.score_memo: dict[Any, int] = {}
         """Scores plugins computed for this node's current state, keyed by plugin and pod
         requests; cleared whenever the node or its pods change."""
+        self.free: tuple[int, int, int, int] = (0, 0, 0, 0)
+        """Allocatable minus requested cpu, memory, ephemeral storage, and pod slots left:
+        NodeResourcesFit's Filter reads it for every node of every cycle."""
         if node is not None:
             self.set_node(node)
+        else:
+            self._refresh_free()
+
+    def _refresh_free(self) -> None:
+        a, u = self.allocatable, self.requested
+        self.free = (
+            a.milli_cpu - u.milli_cpu,
+            a.memory - u.memory,
+            a.ephemeral_storage - u.ephemeral_storage,
+            a.allowed_pod_number - len(self.pods),
+        )
 
     def set_node(self, node: Mapping[str, Any]) -> None:
         """Adopt a (new version of the) node object; pods stay."""
@@ -536,6 +551,7 @@ class NodeInfo:
         self.allocatable = Resource.from_resource_list(status.get("allocatable"))
         self.generation = next_generation()
         self.score_memo = {}
+        self._refresh_free()
 
     def add_pod(self, pi: PodInfo) -> None:
         """``AddPodInfo``: append and add the pod's requests, ports and PVC references."""
@@ -587,6 +603,7 @@ class NodeInfo:
                     self.pvc_ref_counts[key] = n
         self.generation = next_generation()
         self.score_memo = {}
+        self._refresh_free()
 
     def snapshot(self) -> NodeInfo:
         """An independent copy for what-if evaluation (nominated pods, preemption)."""
@@ -610,6 +627,7 @@ class NodeInfo:
         c.pvc_ref_counts = dict(self.pvc_ref_counts)
         c.generation = self.generation
         c.score_memo = {}
+        c.free = self.free
         return c
 
     def __repr__(self) -> str:

@@ -525,3 +525,46 @@ profiles:
         "profiles[0].pluginConfig[0].args.scoringStrategy.resources[0].weight: Invalid value: -1: resource weight of memory not in valid range (0, 100]",
         "profiles[0].pluginConfig[0].args.scoringStrategy.resources[1].weight: Invalid value: 101: resource weight of cpu not in valid range (0, 100]",
     ]
+
+
+def test_filter_room_follows_every_change_of_the_node() -> None:
+    """The Filter reads each node's precomputed room; after pods come and go, and the node's
+    allocatable changes, it must still agree with allocatable minus requested."""
+    import random
+
+    from cluster.scheduler.nodeinfo import NodeInfo
+    from cluster.scheduler.plugins.node_resources_fit import fits_request
+
+    rng = random.Random(11)
+    ni = NodeInfo(make_node("n", {"cpu": "2", "memory": "4Gi", "pods": "4"}))
+    placed: list[PodInfo] = []
+    shapes = [("100m", "64Mi"), ("700m", "1Gi"), ("1500m", "3Gi"), ("0", "0")]
+    plugin = NodeResourcesFit(None, None)
+    for step in range(300):
+        roll = rng.random()
+        if roll < 0.5 or not placed:
+            cpu, mem = rng.choice(shapes)
+            pi = PodInfo(make_pod(name=f"p{step}", node="n", requests=[{"cpu": cpu, "memory": mem}]))
+            ni.add_pod(pi)
+            placed.append(pi)
+        elif roll < 0.9:
+            ni.remove_pod(placed.pop(rng.randrange(len(placed))).key)
+        else:
+            ni.set_node(make_node("n", {"cpu": rng.choice(["1", "2", "3"]), "memory": "4Gi", "pods": "4"}))
+        view = ni.snapshot() if step % 2 else ni
+        cpu, mem = rng.choice(shapes)
+        pod = PodInfo(make_pod(name="new", requests=[{"cpu": cpu, "memory": mem}]))
+        state = _state_for(plugin, pod)
+        got = plugin.filter_nodes(state, pod, [view])
+        expected = fits_request(pod.requests, view)
+        assert (0 in got) == bool(expected), (step, got, expected)
+        if expected:
+            assert tuple(got[0].reasons) == expected == tuple(plugin.filter(state, pod, view).reasons)
+
+
+def _state_for(plugin: NodeResourcesFit, pod: PodInfo) -> Any:
+    from cluster.scheduler.framework import CycleState
+
+    state = CycleState()
+    plugin.pre_filter(state, pod)
+    return state

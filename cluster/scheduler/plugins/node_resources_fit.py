@@ -292,16 +292,17 @@ class NodeResourcesFit(Plugin):
         zero = not cpu and not mem and not eph
         status = self._status
         for i, n in enumerate(nodes):
-            a = n.allocatable
-            u = n.requested
-            too_many = len(n.pods) + 1 > a.allowed_pod_number
+            fc, fm, fe, fp = n.free
+            if fp > 0 and cpu <= fc and mem <= fm and eph <= fe:
+                continue  # fits: the usual case, decided on the node's precomputed room
+            too_many = fp < 1
             if zero:
                 if too_many:
                     out[i] = status(("Too many pods",))
                 continue
-            c = cpu > 0 and cpu > a.milli_cpu - u.milli_cpu
-            m = mem > 0 and mem > a.memory - u.memory
-            e = eph > 0 and eph > a.ephemeral_storage - u.ephemeral_storage
+            c = cpu > 0 and cpu > fc
+            m = mem > 0 and mem > fm
+            e = eph > 0 and eph > fe
             if too_many or c or m or e:
                 reasons = []
                 if too_many:
