@@ -101,12 +101,27 @@ def _go_heap_pop_order(sc: list[int], need: int) -> list[int]:
     return order
 
 
+def _sift_flag(b: list[int], ix: list[int], i: int, n: int) -> None:
+    """Go's ``down`` for a 0 at ``i`` in a heap of flags: it trades places with a 1 child, the
+    left one first (Go takes the right child only when it is strictly greater)."""
+    while True:
+        j = 2 * i + 1
+        if j >= n:
+            return
+        if not b[j]:
+            j += 1
+            if j >= n or not b[j]:
+                return
+        b[i], b[j] = 1, 0
+        ix[i], ix[j] = ix[j], ix[i]
+        i = j
+
+
 def _go_heap_top_pops(totals: Sequence[int], top: int, need: int) -> list[int]:
     """The first ``need`` pops of :func:`_go_heap_pop_order` when at least ``need`` nodes share
     the top score, computed on a heap of 1 (top) and 0 (any other score).
 
-    A top element never sifts down, and a sift only moves a smaller element past top children
-    (left before right, as Go's ``down`` picks the right child only when it is strictly greater).
+    A top element never sifts down, and a sift only moves a smaller element past top children.
     Where a non-top element goes among non-top ones never moves a top one, so the top elements
     end in the same places either way, and pop in the same order.
     """
@@ -114,20 +129,8 @@ def _go_heap_top_pops(totals: Sequence[int], top: int, need: int) -> list[int]:
     b = [1 if s == top else 0 for s in totals]
     ix = list(range(n))
     for i0 in range(n // 2 - 1, -1, -1):
-        if b[i0]:
-            continue
-        i = i0
-        while True:
-            j = 2 * i + 1
-            if j >= n:
-                break
-            if not b[j]:
-                j += 1
-                if j >= n or not b[j]:
-                    break
-            b[i], b[j] = 1, 0
-            ix[i], ix[j] = ix[j], ix[i]
-            i = j
+        if not b[i0]:
+            _sift_flag(b, ix, i0, n)
     order: list[int] = []
     m = n
     while len(order) < need:
@@ -135,18 +138,7 @@ def _go_heap_top_pops(totals: Sequence[int], top: int, need: int) -> list[int]:
         b[0], b[m] = b[m], b[0]
         ix[0], ix[m] = ix[m], ix[0]
         if not b[0]:
-            i = 0
-            while True:
-                j = 2 * i + 1
-                if j >= m:
-                    break
-                if not b[j]:
-                    j += 1
-                    if j >= m or not b[j]:
-                        break
-                b[i], b[j] = 1, 0
-                ix[i], ix[j] = ix[j], ix[i]
-                i = j
+            _sift_flag(b, ix, 0, m)
         order.append(ix[m])
     return order
 
