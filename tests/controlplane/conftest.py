@@ -10,6 +10,7 @@ import pytest
 from cluster.api import registry
 from cluster.api.apiserver import ApiServer
 from cluster.bootstrap import Topology, create_cluster
+from cluster.controlplane.controllers import replicaset as rsc
 from cluster.controlplane.sim import ClusterSim
 
 
@@ -51,3 +52,14 @@ def items(api: ApiServer, group: str, kind: str, namespace: str | None = None, *
     assert resource is not None
     listed = api.list(resource, namespace, **kw)["items"]
     return listed
+
+
+def owned_revisions(api: ApiServer, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
+    """An apps workload's ControllerRevisions, oldest revision first (what kubectl rollout history lists)."""
+    owner = get(api, "apps", kind, namespace, name)
+    owned = [
+        r
+        for r in items(api, "apps", "ControllerRevision", namespace)
+        if (rsc.controller_of(r) or {}).get("uid") == owner["metadata"]["uid"]
+    ]
+    return sorted(owned, key=lambda r: r["revision"])

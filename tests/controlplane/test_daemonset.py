@@ -15,7 +15,7 @@ from cluster.controlplane.controllers import replicaset as rsc
 from cluster.controlplane.controllers import statefulset as ssc
 from cluster.controlplane.sim import ClusterSim
 from cluster.models import TraceStep
-from tests.controlplane.conftest import get, items
+from tests.controlplane.conftest import get, items, owned_revisions
 from tests.controlplane.test_deployment import deployment, set_image
 from tests.controlplane.test_replicaset import NS, POD, create, events, kcm, mark_running, pods, replicaset, settle
 from tests.controlplane.test_statefulset import scale, statefulset
@@ -349,14 +349,7 @@ def test_every_workload_trace_step_is_narrated(kcm: tuple[ClusterSim, ApiServer]
 
 # ------------------------------------------------------------------------- ControllerRevisions (update.go)
 def ds_revisions(kube: ApiServer, name: str) -> list[dict[str, Any]]:
-    """The set's ControllerRevisions, oldest revision first (what kubectl rollout history lists)."""
-    ds = get(kube, "apps", "DaemonSet", NS, name)
-    owned = [
-        r
-        for r in items(kube, "apps", "ControllerRevision", NS)
-        if (rsc.controller_of(r) or {}).get("uid") == ds["metadata"]["uid"]
-    ]
-    return sorted(owned, key=lambda r: r["revision"])
+    return owned_revisions(kube, "DaemonSet", NS, name)
 
 
 def set_ds_image(kube: ApiServer, name: str, image: str) -> None:

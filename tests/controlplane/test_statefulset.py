@@ -11,7 +11,7 @@ from cluster.controlplane.controllers import replicaset as rsc
 from cluster.controlplane.controllers import statefulset as ssc
 from cluster.controlplane.sim import ClusterSim
 from cluster.models import WatchEvent
-from tests.controlplane.conftest import get, items
+from tests.controlplane.conftest import get, items, owned_revisions
 from tests.controlplane.test_replicaset import NS, POD, create, events, kcm, kubelet, mark_running, pods, settle
 
 __all__ = ["kcm"]
@@ -279,14 +279,7 @@ def test_scale_up_waits_for_unready_predecessor(kcm: tuple[ClusterSim, ApiServer
 
 # ------------------------------------------------------------------------- ControllerRevisions
 def revisions(kube: ApiServer, name: str) -> list[dict[str, Any]]:
-    """The set's ControllerRevisions, oldest revision first (what kubectl rollout history lists)."""
-    sts = get(kube, "apps", "StatefulSet", NS, name)
-    owned = [
-        r
-        for r in items(kube, "apps", "ControllerRevision", NS)
-        if (rsc.controller_of(r) or {}).get("uid") == sts["metadata"]["uid"]
-    ]
-    return sorted(owned, key=lambda r: r["revision"])
+    return owned_revisions(kube, "StatefulSet", NS, name)
 
 
 def undo(kube: ApiServer, name: str, revision: dict[str, Any]) -> None:
