@@ -89,6 +89,12 @@ def _images(kubectl, ns: str, selector: str, count: int) -> set[str] | None:
     return {p["spec"]["containers"][0]["image"] for p in live}
 
 
+def _rolled_out(kubectl, ns: str, ref: str, selector: str, count: int, image: str, what: str) -> None:
+    """``kubectl rollout status`` succeeds, then every pod of the workload runs ``image``."""
+    kubectl("rollout", "status", "-n", ns, ref, "--timeout=180s", timeout=200)
+    wait_until(lambda: _images(kubectl, ns, selector, count) == {image}, timeout=120, what=what)
+
+
 def _owned_revisions(kubectl, ns: str, kind: str, name: str) -> list[dict]:
     owner = kubectl.json("get", kind, "-n", ns, name)
     out = []
@@ -104,8 +110,7 @@ def test_daemonset_rollout_history_and_undo(kubectl, fresh_namespace) -> None:
     kubectl("apply", "-n", ns, "-f", "-", input=DAEMONSET)
     kubectl("rollout", "status", "-n", ns, "daemonset/agent", "--timeout=120s", timeout=150)
     kubectl("set", "image", "-n", ns, "daemonset/agent", "agent=busybox:1.37")
-    kubectl("rollout", "status", "-n", ns, "daemonset/agent", "--timeout=180s", timeout=200)
-    wait_until(lambda: _images(kubectl, ns, "app=agent", 3) == {"busybox:1.37"}, timeout=120, what="new agents")
+    _rolled_out(kubectl, ns, "daemonset/agent", "app=agent", 3, "busybox:1.37", "new agents")
 
     history = kubectl("rollout", "history", "-n", ns, "daemonset/agent").stdout
     assert "REVISION" in history and "CHANGE-CAUSE" in history
@@ -125,8 +130,7 @@ def test_daemonset_rollout_history_and_undo(kubectl, fresh_namespace) -> None:
 
     out = kubectl("rollout", "undo", "-n", ns, "daemonset/agent").stdout
     assert "rolled back" in out
-    kubectl("rollout", "status", "-n", ns, "daemonset/agent", "--timeout=180s", timeout=200)
-    wait_until(lambda: _images(kubectl, ns, "app=agent", 3) == {"busybox:1.36"}, timeout=120, what="old agents back")
+    _rolled_out(kubectl, ns, "daemonset/agent", "app=agent", 3, "busybox:1.36", "old agents back")
     ds = kubectl.json("get", "daemonset", "-n", ns, "agent")
     assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.36"
     # The undo reused revision 1's object, renumbered as revision 3: no copy.
@@ -153,8 +157,7 @@ def test_statefulset_rollout_history_and_undo(kubectl, fresh_namespace) -> None:
     kubectl("apply", "-n", ns, "-f", "-", input=STATEFULSET)
     kubectl("rollout", "status", "-n", ns, "statefulset/db", "--timeout=150s", timeout=180)
     kubectl("set", "image", "-n", ns, "statefulset/db", "db=nginx:1.27")
-    kubectl("rollout", "status", "-n", ns, "statefulset/db", "--timeout=180s", timeout=200)
-    wait_until(lambda: _images(kubectl, ns, "app=db", 2) == {"nginx:1.27"}, timeout=120, what="updated db pods")
+    _rolled_out(kubectl, ns, "statefulset/db", "app=db", 2, "nginx:1.27", "updated db pods")
 
     history = kubectl("rollout", "history", "-n", ns, "statefulset/db").stdout
     assert "REVISION" in history
@@ -168,8 +171,7 @@ def test_statefulset_rollout_history_and_undo(kubectl, fresh_namespace) -> None:
 
     out = kubectl("rollout", "undo", "-n", ns, "statefulset/db").stdout
     assert "rolled back" in out
-    kubectl("rollout", "status", "-n", ns, "statefulset/db", "--timeout=180s", timeout=200)
-    wait_until(lambda: _images(kubectl, ns, "app=db", 2) == {"nginx:1.26"}, timeout=120, what="db pods rolled back")
+    _rolled_out(kubectl, ns, "statefulset/db", "app=db", 2, "nginx:1.26", "db pods rolled back")
     history = wait_until(
         lambda: (
             (h := kubectl("rollout", "history", "-n", ns, "statefulset/db").stdout)
