@@ -74,21 +74,16 @@ def _scores(decision: Decision, weighted: bool) -> str:
 
 
 def _filters(decision: Decision) -> str:
-    plugins = decision.filter_plugins
-    ordered = tuple(sorted(plugins))
+    ordered = tuple(sorted(decision.filter_plugins))
     passed = _row(ordered, ("passed",) * len(ordered)) if ordered else ""
     rows: dict[str, str] = {}
     for node in decision._filtered_nodes:
         name = node.name
-        failure = decision._failures.get(name)
-        if failure is None:
+        if name not in decision._failures:
             if passed:
                 rows[name] = passed
             continue
-        idx, status = failure
-        res = dict.fromkeys(plugins[:idx], "passed")
-        res[plugins[idx] if idx < len(plugins) else status.plugin or "?"] = status.message
-        rows[name] = _dump(res)
+        rows[name] = _dump(decision.filter_result(name))
     return _join(rows)
 
 

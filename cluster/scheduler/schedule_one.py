@@ -233,22 +233,23 @@ class Decision:
     def filter_results(self) -> dict[str, dict[str, str]]:
         """node -> plugin -> ``"passed"`` or the rejection message, for every node filtered."""
         out: dict[str, dict[str, str]] = {}
-        plugins = self.filter_plugins
         for node in self._filtered_nodes:
-            name = node.name
-            failure = self._failures.get(name)
-            if failure is None:
-                res = dict.fromkeys(plugins, "passed")
-            else:
-                idx, status = failure
-                res = dict.fromkeys(plugins[:idx], "passed")
-                if idx < len(plugins):
-                    res[plugins[idx]] = status.message
-                else:
-                    res[status.plugin or "?"] = status.message
+            res = self.filter_result(node.name)
             if res:
-                out[name] = res
+                out[node.name] = res
         return out
+
+    def filter_result(self, node: str) -> dict[str, str]:
+        """plugin -> ``"passed"`` or the rejection message, for one node filtered: the plugins
+        before the one that rejected it passed, and the ones after it never ran."""
+        plugins = self.filter_plugins
+        failure = self._failures.get(node)
+        if failure is None:
+            return dict.fromkeys(plugins, "passed")
+        idx, status = failure
+        res = dict.fromkeys(plugins[:idx], "passed")
+        res[plugins[idx] if idx < len(plugins) else status.plugin or "?"] = status.message
+        return res
 
     @cached_property
     def raw_scores(self) -> dict[str, dict[str, int]]:
