@@ -154,10 +154,10 @@ def _batch(cluster_id: int) -> GroupCommit | None:
     return batch if batch is not None and batch.cluster_id == cluster_id else None
 
 
-def flush(cluster_id: int | None = None) -> None:
+def flush(cluster_id: int) -> None:
     """Write the open group commit's buffered log rows, so a read in this transaction sees them."""
-    batch: GroupCommit | None = getattr(_local, "batch", None)
-    if batch is not None and (cluster_id is None or batch.cluster_id == cluster_id):
+    batch = _batch(cluster_id)
+    if batch is not None:
         batch.flush()
 
 
