@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from cluster import doorbell
 from cluster.jsonutil import clone, dumps, load_stored, pack
@@ -57,6 +57,74 @@ class PendingTrace:
 
 
 _TABLE = Cluster._meta.db_table
+_OBJECTS = StoredObject._meta.db_table
+_EVENTS = WatchEvent._meta.db_table
+_TRACES = TraceStep._meta.db_table
+
+
+class _Sql:
+    """The hot statements in the driver's own placeholder style, run on the driver's own cursor.
+
+    Django's cursor wrapper rewrites every SQLite statement's placeholders with a regular
+    expression and looks the connection up through a context-local proxy several times per
+    call; on the store's hottest statements that cost more than SQLite itself.
+    """
+
+    def __init__(self, vendor: str) -> None:
+        p = "%s" if vendor == "postgresql" else "?"
+        j = "%s::jsonb" if vendor == "postgresql" else "?"
+        self.vendor = vendor
+        self.allocate = (
+            f"UPDATE {_TABLE} SET revision = revision + {p}, object_count = object_count + {p} "
+            f"WHERE id = {p} RETURNING revision, object_count"
+        )
+        self.counters = f"UPDATE {_TABLE} SET revision = {p}, object_count = {p} WHERE id = {p}"
+        self.insert_traces = (
+            f"INSERT INTO {_TRACES} "
+            "(cluster_id, seq, sim_time, component, stage, message, params, involved, source, target) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {j}, {j}, {p}, {p})"
+        )
+        self.insert_events = (
+            f'INSERT INTO {_EVENTS} (cluster_id, revision, type, "group", kind, namespace, name, object) '
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {j})"
+        )
+        self.insert_object = (
+            f'INSERT INTO {_OBJECTS} (cluster_id, "group", kind, namespace, name, resource_version, body) '
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {j}) ON CONFLICT DO NOTHING"
+        )
+        self.update_object = (
+            f"UPDATE {_OBJECTS} SET resource_version = {p}, body = {j} "
+            f'WHERE cluster_id = {p} AND "group" = {p} AND kind = {p} AND namespace = {p} AND name = {p} '
+            f"AND resource_version = {p}"
+        )
+        self.get = (
+            f'SELECT body FROM {_OBJECTS} WHERE cluster_id = {p} AND "group" = {p} AND kind = {p} '
+            f"AND namespace = {p} AND name = {p}"
+        )
+        self.log = (
+            f'SELECT revision, type, "group", kind, object FROM {_EVENTS} '
+            f"WHERE cluster_id = {p} AND revision > {p} AND NOT (kind = 'Event' AND \"group\" = '') "
+            f"ORDER BY revision LIMIT {p}"
+        )
+
+
+_STATEMENTS: dict[str, _Sql] = {}
+
+
+def raw_cursor() -> tuple[Any, _Sql]:
+    """The driver's cursor on this thread's connection (opened if need be), and its statements.
+
+    An open group commit lends its own, so a batch looks the connection up once.
+    """
+    batch: GroupCommit | None = getattr(_local, "batch", None)
+    if batch is not None and batch.sql is not None:
+        return batch.cursor, batch.sql
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
+    sql = _STATEMENTS.get(wrapper.vendor)
+    if sql is None:
+        sql = _STATEMENTS[wrapper.vendor] = _Sql(wrapper.vendor)
+    return wrapper.connection.cursor(), sql
 
 
 def _allocate(cluster_id: int, count: int, objects: int = 0) -> tuple[int, int]:
@@ -64,13 +132,9 @@ def _allocate(cluster_id: int, count: int, objects: int = 0) -> tuple[int, int]:
 
     The row update serialises writers of one cluster, so revisions commit in order.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_TABLE} SET revision = revision + %s, object_count = object_count + %s "
-            "WHERE id = %s RETURNING revision, object_count",
-            [count, objects, cluster_id],
-        )
-        row = cursor.fetchone()
+    cursor, sql = raw_cursor()
+    cursor.execute(sql.allocate, (count, objects, cluster_id))
+    row = cursor.fetchone()
     if row is None:
         raise KeyMissing(cluster_id)
     return int(row[0]), int(row[1])
@@ -113,21 +177,8 @@ def _write_trace(cluster_id: int, first_seq: int, steps: Iterable[PendingTrace])
 
 
 def _insert_traces(rows: list[tuple[Any, ...]]) -> None:
-    j = _json_param()
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {TraceStep._meta.db_table} "
-            "(cluster_id, seq, sim_time, component, stage, message, params, involved, source, target) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, {j}, {j}, %s, %s)",
-            rows,
-        )
-
-
-_EVENTS = WatchEvent._meta.db_table
-
-
-def _json_param() -> str:
-    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    cursor, sql = raw_cursor()
+    cursor.executemany(sql.insert_traces, rows)
 
 
 def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, text: str) -> None:
@@ -141,12 +192,8 @@ def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, text: st
 
 
 def _insert_events(rows: list[tuple[Any, ...]]) -> None:
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f'INSERT INTO {_EVENTS} (cluster_id, revision, type, "group", kind, namespace, name, object) '
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s, {_json_param()})",
-            rows,
-        )
+    cursor, sql = raw_cursor()
+    cursor.executemany(sql.insert_events, rows)
 
 
 def _batch(cluster_id: int) -> GroupCommit | None:
@@ -189,6 +236,8 @@ class GroupCommit:
         self.reads: dict[Key, dict[str, Any] | None] = {}
         self.events: list[tuple[Any, ...]] = []
         self.traces: list[tuple[Any, ...]] = []
+        self.cursor: Any = None
+        self.sql: _Sql | None = None
 
     def flush(self) -> None:
         events, self.events = self.events, []
@@ -210,24 +259,24 @@ class GroupCommit:
             self._atomic = None
             raise
         self._base = (self.revision, self.objects)
+        self.cursor, self.sql = raw_cursor()
         _local.batch = self
 
     def commit(self) -> None:
-        _local.batch = None
         atomic, self._atomic = self._atomic, None
         if atomic is None:
+            _local.batch = None
             return
         try:
             self.flush()
             if (self.revision, self.objects) != self._base:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"UPDATE {_TABLE} SET revision = %s, object_count = %s WHERE id = %s",
-                        [self.revision, self.objects, self.cluster_id],
-                    )
+                cursor, sql = raw_cursor()
+                cursor.execute(sql.counters, (self.revision, self.objects, self.cluster_id))
         except BaseException as exc:
+            _local.batch = None
             atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        _local.batch = None
         atomic.__exit__(None, None, None)
 
     def abort(self) -> None:
@@ -312,15 +361,11 @@ def create(
         if uid_for is not None:
             stored["metadata"]["uid"] = uid_for(revision)
         text = pack(dumps(stored))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO {_OBJECTS} (cluster_id, "group", kind, namespace, name, resource_version, body) '
-                f"VALUES (%s, %s, %s, %s, %s, %s, {_json_param()}) ON CONFLICT DO NOTHING",
-                [cluster_id, key.group, key.kind, key.namespace, key.name, revision, text],
-            )
-            if cursor.rowcount != 1:
-                revs.failed()
-                raise KeyExists(key)
+        cursor, sql = raw_cursor()
+        cursor.execute(sql.insert_object, (cluster_id, key.group, key.kind, key.namespace, key.name, revision, text))
+        if cursor.rowcount != 1:
+            revs.failed()
+            raise KeyExists(key)
         _insert_event(cluster_id, revision, EventType.ADDED, key, text)
         _write_trace(cluster_id, last - len(trace), trace)
         revs.done(key)
@@ -341,15 +386,11 @@ def update(
         last, _ = revs.take(len(trace) + 1)
         stored = _stamp(body, last, owned)
         text = pack(dumps(stored))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_OBJECTS} SET resource_version = %s, body = {_json_param()} "
-                'WHERE cluster_id = %s AND "group" = %s AND kind = %s AND namespace = %s AND name = %s '
-                "AND resource_version = %s",
-                [last, text, cluster_id, key.group, key.kind, key.namespace, key.name, expected_rv],
-            )
-            changed = cursor.rowcount
-        if changed != 1:
+        cursor, sql = raw_cursor()
+        cursor.execute(
+            sql.update_object, (last, text, cluster_id, key.group, key.kind, key.namespace, key.name, expected_rv)
+        )
+        if cursor.rowcount != 1:
             exists = StoredObject.objects.filter(
                 cluster_id=cluster_id, group=key.group, kind=key.kind, namespace=key.namespace, name=key.name
             ).exists()
@@ -400,12 +441,6 @@ def record(cluster_id: int, trace: list[PendingTrace]) -> int:
     return last
 
 
-_OBJECTS = StoredObject._meta.db_table
-_GET_SQL = (
-    f'SELECT body FROM {_OBJECTS} WHERE cluster_id = %s AND "group" = %s AND kind = %s AND namespace = %s AND name = %s'
-)
-
-
 def _json(value: Any) -> Any:
     return load_stored(value)
 
@@ -421,9 +456,9 @@ def get(cluster_id: int, key: Key, shared: bool = False) -> dict[str, Any] | Non
         if key not in batch.reads:
             batch.reads[key] = get(cluster_id, key)
         return batch.reads[key]
-    with connection.cursor() as cursor:
-        cursor.execute(_GET_SQL, [cluster_id, key.group, key.kind, key.namespace, key.name])
-        row = cursor.fetchone()
+    cursor, sql = raw_cursor()
+    cursor.execute(sql.get, (cluster_id, key.group, key.kind, key.namespace, key.name))
+    row = cursor.fetchone()
     return None if row is None else _json(row[0])
 
 

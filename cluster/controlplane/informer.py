@@ -10,22 +10,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from cluster import doorbell, etcd
 from cluster.api.selectors import match_label_selector
 from cluster.jsonutil import load_stored
-from cluster.models import Cluster, StoredObject, WatchEvent
+from cluster.models import Cluster, StoredObject
 
 GK = tuple[str, str]
 # Events are written by recorders that remember their own (client-go's EventCorrelator), and no
 # control loop reads them back, so the caches skip them: they are most of a busy cluster's log.
 UNINFORMED: frozenset[GK] = frozenset({("", "Event")})
-_SYNC_SQL = (
-    f'SELECT revision, type, "group", kind, object FROM {WatchEvent._meta.db_table} '
-    "WHERE cluster_id = %s AND revision > %s AND NOT (kind = 'Event' AND \"group\" = '') "
-    "ORDER BY revision LIMIT %s"
-)
 Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]
 BATCH = 2000
 
@@ -215,9 +210,9 @@ class Informers:
         seen = 0
         etcd.flush(self.cluster.pk)
         while True:
-            with connection.cursor() as cursor:
-                cursor.execute(_SYNC_SQL, [self.cluster.pk, self.cursor, BATCH])
-                rows = cursor.fetchall()
+            cursor, sql = etcd.raw_cursor()
+            cursor.execute(sql.log, (self.cluster.pk, self.cursor, BATCH))
+            rows = cursor.fetchall()
             for revision, etype, group, kind, raw in rows:
                 obj = load_stored(raw)
                 self.cursor = revision
