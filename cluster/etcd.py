@@ -14,7 +14,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from cluster import doorbell
-from cluster.jsonutil import clone, dumps, load_stored, pack
+from cluster.jsonutil import clone, dumps, load_stored, pack_body
 from cluster.models import Cluster, EventType, StoredObject, TraceStep, WatchEvent
 
 
@@ -55,6 +55,22 @@ class PendingTrace:
     target: str = ""
     sim_time: float = 0.0
 
+
+@dataclass
+class TailEvent:
+    """A watch event an open group commit wrote. ``object`` is the store's own copy, shared by
+    every reader in this process: never mutate it."""
+
+    revision: int
+    type: str
+    group: str
+    kind: str
+    object: dict[str, Any]
+
+
+# Kinds no reader in this process follows (the informers skip Events: see controlplane.informer),
+# so a batch's tail need not keep a copy of them.
+UNFOLLOWED: frozenset[tuple[str, str]] = frozenset({("", "Event")})
 
 _TABLE = Cluster._meta.db_table
 _OBJECTS = StoredObject._meta.db_table
@@ -181,12 +197,18 @@ def _insert_traces(rows: list[tuple[Any, ...]]) -> None:
     cursor.executemany(sql.insert_traces, rows)
 
 
-def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, text: str) -> None:
-    """Append a watch event; inside a group commit it waits in the batch for one ``executemany``."""
+def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, stored: dict[str, Any], text: str) -> None:
+    """Append a watch event for ``stored``, whose stored form is ``text`` (``pack_body``).
+
+    Inside a group commit the row waits in the batch for one ``executemany``, and the batch
+    keeps a copy of the object for this thread's informers (:func:`batch_tail`).
+    """
     row = (cluster_id, revision, str(etype), key.group, key.kind, key.namespace, key.name, text)
     batch = _batch(cluster_id)
     if batch is not None:
         batch.events.append(row)
+        if (key.group, key.kind) not in UNFOLLOWED:
+            batch.tail.append(TailEvent(revision, str(etype), key.group, key.kind, clone(stored)))
     else:
         _insert_events([row])
 
@@ -199,6 +221,32 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> None:
 def _batch(cluster_id: int) -> GroupCommit | None:
     batch: GroupCommit | None = getattr(_local, "batch", None)
     return batch if batch is not None and batch.cluster_id == cluster_id else None
+
+
+def batch_tail(cluster_id: int, after: int) -> tuple[list[TailEvent], int] | None:
+    """The log past ``after`` from this thread's open group commit, and the head it reaches.
+
+    While a batch is open it holds the cluster's write lock, so the log past the revision it
+    began at is exactly the events it wrote itself: a reader already at or past that revision
+    needs no query (the apiserver's watch cache serves watches from memory the same way).
+    ``None`` when there is no open batch, or the reader is behind where it began.
+    """
+    batch = _batch(cluster_id)
+    if batch is None or after < batch._base[0]:
+        return None
+    tail = batch.tail
+    if not tail or tail[-1].revision <= after:
+        return [], batch.revision
+    lo = len(tail)
+    while lo > 0 and tail[lo - 1].revision > after:
+        lo -= 1
+    return tail[lo:], batch.revision
+
+
+def head(cluster_id: int) -> int | None:
+    """The head revision, when this thread's open group commit knows it (nobody else can write)."""
+    batch = _batch(cluster_id)
+    return None if batch is None else batch.revision
 
 
 def flush(cluster_id: int) -> None:
@@ -236,6 +284,8 @@ class GroupCommit:
         self.reads: dict[Key, dict[str, Any] | None] = {}
         self.events: list[tuple[Any, ...]] = []
         self.traces: list[tuple[Any, ...]] = []
+        # This batch's own watch events, for this thread's informers (see batch_tail).
+        self.tail: list[TailEvent] = []
         self.cursor: Any = None
         self.sql: _Sql | None = None
 
@@ -281,7 +331,7 @@ class GroupCommit:
 
     def abort(self) -> None:
         _local.batch = None
-        self.events, self.traces = [], []
+        self.events, self.traces, self.tail = [], [], []
         atomic, self._atomic = self._atomic, None
         if atomic is not None:
             atomic.__exit__(RuntimeError, RuntimeError("group commit aborted"), None)
@@ -360,13 +410,13 @@ def create(
         stored = _stamp(body, revision, owned)
         if uid_for is not None:
             stored["metadata"]["uid"] = uid_for(revision)
-        text = pack(dumps(stored))
+        text = pack_body(stored)
         cursor, sql = raw_cursor()
         cursor.execute(sql.insert_object, (cluster_id, key.group, key.kind, key.namespace, key.name, revision, text))
         if cursor.rowcount != 1:
             revs.failed()
             raise KeyExists(key)
-        _insert_event(cluster_id, revision, EventType.ADDED, key, text)
+        _insert_event(cluster_id, revision, EventType.ADDED, key, stored, text)
         _write_trace(cluster_id, last - len(trace), trace)
         revs.done(key)
     return stored
@@ -385,7 +435,7 @@ def update(
     with _Revisions(cluster_id) as revs:
         last, _ = revs.take(len(trace) + 1)
         stored = _stamp(body, last, owned)
-        text = pack(dumps(stored))
+        text = pack_body(stored)
         cursor, sql = raw_cursor()
         cursor.execute(
             sql.update_object, (last, text, cluster_id, key.group, key.kind, key.namespace, key.name, expected_rv)
@@ -397,7 +447,7 @@ def update(
             revs.failed()
             raise CompareFailed(key) if exists else KeyMissing(key)
         _write_trace(cluster_id, last - len(trace), trace)
-        _insert_event(cluster_id, last, EventType.MODIFIED, key, text)
+        _insert_event(cluster_id, last, EventType.MODIFIED, key, stored, text)
         revs.done(key)
     return stored
 
@@ -425,7 +475,7 @@ def delete(
             raise CompareFailed(key)
         stored = _stamp(_json(row[1]), last, owned=True)
         _write_trace(cluster_id, last - len(trace), trace)
-        _insert_event(cluster_id, last, EventType.DELETED, key, pack(dumps(stored)))
+        _insert_event(cluster_id, last, EventType.DELETED, key, stored, pack_body(stored))
         revs.done(key)
     return stored
 

@@ -11,6 +11,12 @@ one-key JSON object, so the column still holds valid JSON. A scheduled pod carri
 scheduler's decision over every node it evaluated (tens of KB of very repetitive JSON), and
 every later write of the pod stores it again, in the object row and in the watch log; packed,
 it is a twentieth of that, which is most of what the end-to-end pipeline wrote to disk.
+
+Big annotation values are packed one by one first (:func:`pack_body`), with the same one-key
+object standing in for the string (an annotation value is always a string, so the object can
+only be ours). Each is packed once per process and remembered both ways: the decision rides
+along every later write of its pod unchanged, and its readers in this process get the very
+string that was written, without decompressing it.
 """
 
 from __future__ import annotations
@@ -62,10 +68,61 @@ def pack(text: str) -> str:
     return '{"' + PACKED + '":"' + base64.b64encode(zlib.compress(text.encode(), 1)).decode() + '"}'
 
 
+def pack_body(body: dict[str, Any]) -> str:
+    """The stored form of a body: big annotation values packed one by one, then :func:`pack`
+    if what is left (leaving out the packed values, which would not shrink again) is still big."""
+    meta = body.get("metadata")
+    notes = meta.get("annotations") if type(meta) is dict else None
+    if type(notes) is dict and any(type(v) is str and len(v) > PACK_OVER for v in notes.values()):
+        notes = {k: _pack_value(v) if type(v) is str and len(v) > PACK_OVER else v for k, v in notes.items()}
+        packed = sum(len(v[PACKED]) for v in notes.values() if type(v) is dict)
+        text = dumps({**body, "metadata": {**meta, "annotations": notes}})  # type: ignore[dict-item]
+        return text if len(text) - packed <= PACK_OVER else pack(text)
+    return pack(dumps(body))
+
+
 def unpack(value: Any) -> Any:
-    """A stored body as decoded JSON, unpacked if it was packed."""
-    if type(value) is dict and len(value) == 1 and PACKED in value:
-        return orjson.loads(zlib.decompress(base64.b64decode(value[PACKED])))
+    """A stored body as decoded JSON, unpacked if it was packed (whole, or annotation by annotation)."""
+    if type(value) is not dict:
+        return value
+    if len(value) == 1 and PACKED in value:
+        value = orjson.loads(zlib.decompress(base64.b64decode(value[PACKED])))
+    meta = value.get("metadata")
+    notes = meta.get("annotations") if type(meta) is dict else None
+    if type(notes) is dict and any(type(v) is dict for v in notes.values()):
+        meta["annotations"] = {  # type: ignore[index]
+            k: _unpack_value(v[PACKED]) if type(v) is dict and len(v) == 1 and PACKED in v else v
+            for k, v in notes.items()
+        }
+    return value
+
+
+# Packed annotation values both ways (string -> packed text, packed text -> string), newest last.
+MEMO_SIZE = 12288
+_packed: dict[str, str] = {}
+_unpacked: dict[str, str] = {}
+
+
+def _remember(value: str, packed: str) -> None:
+    for memo, key, item in ((_packed, value, packed), (_unpacked, packed, value)):
+        memo[key] = item
+        if len(memo) > MEMO_SIZE:
+            memo.pop(next(iter(memo)), None)
+
+
+def _pack_value(value: str) -> dict[str, str]:
+    packed = _packed.get(value)
+    if packed is None:
+        packed = base64.b64encode(zlib.compress(value.encode(), 1)).decode()
+        _remember(value, packed)
+    return {PACKED: packed}
+
+
+def _unpack_value(packed: str) -> str:
+    value = _unpacked.get(packed)
+    if value is None:
+        value = zlib.decompress(base64.b64decode(packed)).decode()
+        _remember(value, packed)
     return value
 
 

@@ -20,7 +20,7 @@ from cluster.models import Cluster, StoredObject
 GK = tuple[str, str]
 # Events are written by recorders that remember their own (client-go's EventCorrelator), and no
 # control loop reads them back, so the caches skip them: they are most of a busy cluster's log.
-UNINFORMED: frozenset[GK] = frozenset({("", "Event")})
+UNINFORMED: frozenset[GK] = etcd.UNFOLLOWED
 Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]
 BATCH = 2000
 
@@ -207,22 +207,35 @@ class Informers:
         if not force and writes == self._writes_seen:
             return 0
         self._writes_seen = writes
+        pk = self.cluster.pk
+        tail = etcd.batch_tail(pk, self.cursor)
+        if tail is not None:
+            # This thread's open batch wrote everything past the cursor: no query, no unpacking.
+            events, head = tail
+            for e in events:
+                self._apply(e.type, e.group, e.kind, e.object)
+            self.cursor = head
+            return len(events)
         seen = 0
-        etcd.flush(self.cluster.pk)
+        etcd.flush(pk)
         while True:
             cursor, sql = etcd.raw_cursor()
-            cursor.execute(sql.log, (self.cluster.pk, self.cursor, BATCH))
+            cursor.execute(sql.log, (pk, self.cursor, BATCH))
             rows = cursor.fetchall()
             for revision, etype, group, kind, raw in rows:
-                obj = load_stored(raw)
                 self.cursor = revision
-                store = self._store((group, kind))
-                key = object_key(obj)
-                old = store.pop(key) if etype == "DELETED" else store.put(key, obj)
-                self._dispatch(group, kind, etype, old, obj)
+                self._apply(etype, group, kind, load_stored(raw))
             seen += len(rows)
             if len(rows) < BATCH:
+                # Inside a batch the log is whole up to its head (it holds the write lock).
+                self.cursor = max(self.cursor, etcd.head(pk) or 0)
                 return seen
+
+    def _apply(self, etype: str, group: str, kind: str, obj: dict[str, Any]) -> None:
+        store = self._store((group, kind))
+        key = object_key(obj)
+        old = store.pop(key) if etype == "DELETED" else store.put(key, obj)
+        self._dispatch(group, kind, etype, old, obj)
 
     def _dispatch(self, group: str, kind: str, etype: str, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
         for handler in self._handlers.get((group, kind), ()):
