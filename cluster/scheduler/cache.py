@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .nodeinfo import ImageStateSummary, NodeInfo, PodInfo, zone_key
+from .nodeinfo import ImageStateSummary, NodeInfo, PodInfo, parse_time, zone_key
 
 
 class CacheError(KeyError):
@@ -25,6 +25,7 @@ class Cache:
         self._node_zone: dict[str, str] = {}
         self._list: list[NodeInfo] | None = None
         self._pod_node: dict[str, str] = {}
+        self._infos: dict[str, PodInfo] = {}
         self._pending: dict[str, dict[str, PodInfo]] = {}
         self._assumed: set[str] = set()
         self.image_states: dict[str, ImageStateSummary] = {}
@@ -170,6 +171,7 @@ class Cache:
             raise CacheError(f"pod {pi.namespace}/{pi.name} is not assigned to a node")
         if pi.key in self._pod_node:
             self.remove_pod(pi.key)
+        self._infos[pi.key] = pi
         ni = self._nodes.get(node_name)
         if ni is None:
             self._pending.setdefault(node_name, {})[pi.key] = pi
@@ -202,6 +204,7 @@ class Cache:
         else:
             key = PodInfo(pod_or_key).key
         self._assumed.discard(key)
+        self._infos.pop(key, None)
         node_name = self._pod_node.pop(key, None)
         if node_name is None:
             return
@@ -230,7 +233,19 @@ class Cache:
             counter[name] = n
 
     def update_pod(self, pod: Mapping[str, Any]) -> PodInfo | None:
-        """Replace a pod; unassigned or finished pods are removed."""
+        """Replace a pod; unassigned or finished pods are removed.
+
+        Upstream builds a new PodInfo for every update. Most updates of a bound pod are its
+        kubelet's status writes, which change nothing a PodInfo is built from but the start
+        time: those update the PodInfo in place, and the node's aggregates stay as they were.
+        """
+        meta = pod.get("metadata") or {}
+        key = meta.get("uid") or f"{meta.get('namespace', '') or ''}/{meta.get('name', '') or ''}"
+        current = self._infos.get(key)
+        if current is not None and key not in self._assumed and _same_for_scheduling(current.pod, pod):
+            current.pod = pod
+            current.start_time = parse_time((pod.get("status") or {}).get("startTime"))
+            return current
         pi = PodInfo(pod)
         phase = (pod.get("status") or {}).get("phase")
         if not pi.node_name or phase in ("Succeeded", "Failed"):
@@ -269,3 +284,18 @@ class Cache:
                 cache.add_pod(pod)
         cache.set_namespaces(namespaces)
         return cache
+
+
+def _same_for_scheduling(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a PodInfo built from ``new`` would equal one from ``old``, start time aside."""
+    if old.get("spec") != new.get("spec"):
+        return False
+    mo, mn = old.get("metadata") or {}, new.get("metadata") or {}
+    so, sn = old.get("status") or {}, new.get("status") or {}
+    return (
+        mo.get("labels") == mn.get("labels")
+        and mo.get("deletionTimestamp") == mn.get("deletionTimestamp")
+        and so.get("nominatedNodeName") == sn.get("nominatedNodeName")
+        and so.get("phase") not in ("Succeeded", "Failed")
+        and sn.get("phase") not in ("Succeeded", "Failed")
+    )

@@ -69,3 +69,24 @@ def test_memoized_scores_follow_node_changes() -> None:
     assert after < before
     cache.update_node(make_node("n", {"cpu": "64", "memory": "256Gi", "pods": "110"}))
     assert score() > after
+
+
+def test_a_status_write_keeps_the_pod_info_and_a_label_change_rebuilds_it() -> None:
+    """The kubelet's status writes change nothing a PodInfo is made of but the start time."""
+    cache = Cache.build([make_node("n", {"cpu": "4", "memory": "8Gi", "pods": "110"})])
+    pod = make_pod(name="a", node="n", requests=[{"cpu": "500m"}], labels={"app": "web"})
+    first = cache.add_pod(pod)
+    ni = cache.get("n")
+    assert ni is not None
+    generation = ni.generation
+    running = {**pod, "status": {"phase": "Running", "startTime": "2026-01-01T00:00:10Z", "podIP": "10.0.0.5"}}
+    kept = cache.update_pod(running)
+    assert kept is first and kept.pod is running and kept.start_time is not None
+    assert ni.generation == generation and ni.requested.milli_cpu == 500 and ni.pods == [first]
+    relabelled = {**running, "metadata": {**running["metadata"], "labels": {"app": "db"}}}
+    rebuilt = cache.update_pod(relabelled)
+    assert rebuilt is not None and rebuilt is not first and rebuilt.labels == {"app": "db"}
+    assert ni.generation != generation and [p.labels for p in ni.pods] == [{"app": "db"}]
+    assert ni.requested.milli_cpu == 500
+    cache.update_pod({**relabelled, "status": {"phase": "Succeeded"}})
+    assert ni.pods == [] and ni.requested.milli_cpu == 0
