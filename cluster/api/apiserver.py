@@ -55,6 +55,8 @@ class Options:
     decode: bool = True
     # Trace steps a control loop queued before this write; stored in the write's own transaction.
     pending: list[etcd.PendingTrace] = field(default_factory=list)
+    # The body is a fresh object the caller gives away (an event recorder's): no copy is needed.
+    owned: bool = False
 
 
 @dataclass
@@ -382,7 +384,7 @@ class ApiServer:
     # ----------------------------------------------------------------- writes
     def create(self, resource: Resource, namespace: str | None, body: Any, opts: Options | None = None) -> Result:
         opts = opts or Options()
-        obj, warnings = self._decode(resource, body, opts)
+        obj, warnings = self._decode(resource, body, opts, owned=opts.owned)
         meta = _meta(obj)
         if resource.namespaced:
             if meta.get("namespace") and namespace and meta["namespace"] != namespace:

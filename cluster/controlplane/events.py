@@ -201,6 +201,7 @@ class EventRecorder:
             "reportingComponent": source,
             "reportingInstance": host or "",
         }
+        opts.owned = True
         try:
             self.api.create(EVENT, namespace, body, opts)
         except StatusError as err:

@@ -328,3 +328,16 @@ def test_object_quota_is_enforced(api: ApiServer, settings) -> None:
     assert Cluster.objects.get(pk=api.cluster.pk).object_count == current + 1
     api.delete(CM, "default", "fits")
     api.create(CM, "default", {"metadata": {"name": "now-fits"}})
+
+
+def test_deterministic_uids_are_the_v4_uuids_of_their_hash() -> None:
+    """UIDs are formatted by hand for speed; they must stay exactly what ``uuid.UUID`` would print."""
+    import hashlib
+    import uuid
+
+    from cluster.api.admission import deterministic_uid
+
+    for i in range(2000):
+        parts = (i * 7919, "Pod", "default" if i % 3 else None, f"web-{i}")
+        digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+        assert deterministic_uid(*parts) == str(uuid.UUID(bytes=digest[:16], version=4))
