@@ -23,6 +23,7 @@ from cluster.api import registry
 from cluster.api.errors import StatusError
 from cluster.controlplane.controller import Context, Controller
 from cluster.controlplane.informer import UNINFORMED
+from cluster.jsonutil import clone
 
 COMPONENT = "kube-controller-manager"
 FOREGROUND = "foregroundDeletion"
@@ -114,7 +115,7 @@ class GarbageCollector(Controller):
         refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid")]
         previous = self.nodes.get(uid)
         node = GraphNode(
-            ident, uid, copy.deepcopy(refs), list(meta.get("finalizers") or []), bool(meta.get("deletionTimestamp"))
+            ident, uid, clone(refs), list(meta.get("finalizers") or []), bool(meta.get("deletionTimestamp"))
         )
         self.nodes[uid] = node
         old_refs = {r["uid"]: r for r in (previous.owners if previous else [])}
