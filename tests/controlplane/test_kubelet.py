@@ -811,6 +811,11 @@ def test_hints_and_image_defaults() -> None:
     assert behaviour.derive({}, {"name": "c", "command": ["exit", "1"]}, None).start_error
     assert cni.allocate("10.244.1.0/24", {"10.244.1.2"}) == "10.244.1.3"
     assert cni.allocate("10.244.1.0/30", {"10.244.1.2"}) is None
+    # The lowest free address past a run of taken ones, across an octet; IPv6 too.
+    taken = {f"10.244.0.{i}" for i in range(2, 255)} | {"10.244.1.0", "10.244.1.2"}
+    assert cni.allocate("10.244.0.0/23", taken) == "10.244.0.255"
+    assert cni.allocate("10.244.0.0/23", taken | {"10.244.0.255"}) == "10.244.1.1"
+    assert cni.allocate("fd00:10::/120", {"fd00:10::2", "fd00:10::3"}) == "fd00:10::4"
 
 
 def test_every_trace_step_has_its_narration(make_sim: Callable[..., ClusterSim]) -> None:

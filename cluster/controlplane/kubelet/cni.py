@@ -13,6 +13,7 @@ lowest free one is reused.)
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 
 
@@ -35,14 +36,21 @@ def range_set(cidr: str) -> str:
 def allocate(cidr: str, in_use: Iterable[str]) -> str | None:
     """The lowest free address from .2 up, leaving out the gateway, broadcast and ``in_use``."""
     net = ipaddress.ip_network(cidr, strict=False)
-    taken = set(in_use)
+    # Compared as integers: a node with a hundred pods would otherwise format a hundred addresses.
+    taken = {_as_int(ip) for ip in in_use}
     first = int(net.network_address) + 2
     last = int(net.broadcast_address) - 1
     for value in range(first, last + 1):
-        ip = str(ipaddress.ip_address(value))
-        if ip not in taken:
-            return ip
+        if value not in taken:
+            return str(ipaddress.ip_address(value))
     return None
+
+
+def _as_int(ip: str) -> int:
+    try:
+        return int.from_bytes(socket.inet_aton(ip), "big") if ip.count(".") == 3 else int(ipaddress.ip_address(ip))
+    except (OSError, ValueError):
+        return -1
 
 
 def setup_error(cni: str, sandbox_id: str, cidr: str | None) -> str:
