@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 import zlib
 from typing import Any, TypeVar
 
@@ -99,17 +100,28 @@ def unpack(value: Any) -> Any:
     return value
 
 
-# Packed annotation values both ways (string -> packed text, packed text -> string), newest last.
-MEMO_SIZE = 12288
+# Packed annotation values both ways (string -> packed text, packed text -> string), oldest first,
+# within a budget of characters held (most strings are shared with the informer caches anyway).
+MEMO_CHARS = 64 * 1024 * 1024
 _packed: dict[str, str] = {}
 _unpacked: dict[str, str] = {}
+_held = 0
+_memo_lock = threading.Lock()
 
 
 def _remember(value: str, packed: str) -> None:
-    for memo, key, item in ((_packed, value, packed), (_unpacked, packed, value)):
-        memo[key] = item
-        if len(memo) > MEMO_SIZE:
-            memo.pop(next(iter(memo)), None)
+    global _held
+    with _memo_lock:
+        if value in _packed:
+            return
+        _packed[value] = packed
+        _unpacked[packed] = value
+        _held += len(value) + len(packed)
+        while _held > MEMO_CHARS and _packed:
+            old = next(iter(_packed))
+            old_packed = _packed.pop(old)
+            _unpacked.pop(old_packed, None)
+            _held -= len(old) + len(old_packed)
 
 
 def _pack_value(value: str) -> dict[str, str]:

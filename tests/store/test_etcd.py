@@ -233,3 +233,19 @@ def test_an_open_batch_serves_its_own_writes_to_informers_without_the_log(cluste
     late.cursor = 0
     late.sync(force=True)
     assert late.lister("", "ConfigMap").get("default", "cfg")["data"] == {"v": "2"}
+
+
+def test_the_packing_memo_keeps_to_its_budget_and_still_round_trips(monkeypatch) -> None:
+    """Past its budget the memo forgets its oldest values; packing and unpacking stay exact."""
+    from cluster import jsonutil
+
+    monkeypatch.setattr(jsonutil, "_packed", {})
+    monkeypatch.setattr(jsonutil, "_unpacked", {})
+    monkeypatch.setattr(jsonutil, "_held", 0)
+    monkeypatch.setattr(jsonutil, "MEMO_CHARS", 60_000)
+    values = [f"{i}:" + "x" * 9000 + str(i) for i in range(20)]
+    packed = [jsonutil._pack_value(v)[jsonutil.PACKED] for v in values]
+    assert 0 < len(jsonutil._packed) == len(jsonutil._unpacked) < 20
+    assert jsonutil._held <= 60_000
+    assert values[0] not in jsonutil._packed and values[-1] in jsonutil._packed
+    assert [jsonutil._unpack_value(p) for p in packed] == values
