@@ -98,6 +98,12 @@ class Lister:
         bucket = self._store.indexes[field].get(value) or {}
         return [bucket[k] for k in sorted(bucket)]
 
+    def by_field_items(self, field: str, value: str) -> list[tuple[str, dict[str, Any]]]:
+        """(key, object) for the objects whose indexed ``field`` equals ``value``, in no set order."""
+        if field not in self._store.indexes:
+            raise LookupError(f"no index on {field}")
+        return list((self._store.indexes[field].get(value) or {}).items())
+
     def list(self, namespace: str | None = None, selector: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         out = []
         for obj in self._cache.values():

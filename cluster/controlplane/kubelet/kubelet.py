@@ -223,9 +223,9 @@ class Kubelet(Controller):
             for w in self.workers.values()
             if w is not asking and w.admitted and w.torn_down_at is None and w.rejection is None
         ]
-        for pod in self.my_pods():
+        for key, pod in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node):
             st = pod.get("status") or {}
-            if object_key(pod) in self.workers:
+            if key in self.workers:
                 continue
             if st.get("startTime") and st.get("phase") not in ("Succeeded", "Failed"):
                 out.append(pod)
@@ -234,15 +234,15 @@ class Kubelet(Controller):
     def ips_in_use(self, asking: PodWorker) -> set[str]:
         """Addresses live pods on this node hold: from the workers, and from the pods' status."""
         used = {ip for w in self.workers.values() if w is not asking and (ip := w.holds_ip())}
-        for pod in self.my_pods():
+        for key, pod in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node):
             spec, st = pod.get("spec") or {}, pod.get("status") or {}
             if spec.get("hostNetwork"):
                 continue
             if st.get("phase") in ("Succeeded", "Failed") or not st.get("podIP"):
                 continue
-            if object_key(pod) == asking.key:
+            if key == asking.key:
                 continue
-            worker = self.workers.get(object_key(pod))
+            worker = self.workers.get(key)
             if worker is not None and worker.holds_ip() is None and worker.torn_down_at is not None:
                 continue
             used.add(str(st["podIP"]))
