@@ -58,8 +58,8 @@ class PendingTrace:
 
 @dataclass
 class TailEvent:
-    """A watch event an open group commit wrote. ``object`` is the store's own copy, shared by
-    every reader in this process: never mutate it."""
+    """A watch event an open group commit wrote. ``object`` is the stored object itself, shared
+    by the writer and every reader on this thread: never mutate it."""
 
     revision: int
     type: str
@@ -201,14 +201,15 @@ def _insert_event(cluster_id: int, revision: int, etype: str, key: Key, stored: 
     """Append a watch event for ``stored``, whose stored form is ``text`` (``pack_body``).
 
     Inside a group commit the row waits in the batch for one ``executemany``, and the batch
-    keeps a copy of the object for this thread's informers (:func:`batch_tail`).
+    keeps the object for this thread's informers (:func:`batch_tail`): inside a batch, what a
+    write returns is shared with them and must not be changed (``Context`` hands loops a copy).
     """
     row = (cluster_id, revision, str(etype), key.group, key.kind, key.namespace, key.name, text)
     batch = _batch(cluster_id)
     if batch is not None:
         batch.events.append(row)
         if (key.group, key.kind) not in UNFOLLOWED:
-            batch.tail.append(TailEvent(revision, str(etype), key.group, key.kind, clone(stored)))
+            batch.tail.append(TailEvent(revision, str(etype), key.group, key.kind, stored))
     else:
         _insert_events([row])
 

@@ -14,9 +14,31 @@ from cluster.api.errors import StatusError
 from cluster.controlplane.events import EventRecorder
 from cluster.controlplane.informer import Informers, Lister, object_key
 from cluster.controlplane.workqueue import WorkQueue
+from cluster.jsonutil import clone
 from cluster.models import Cluster
 
 logger = logging.getLogger(__name__)
+
+
+class Written(Result):
+    """A control loop's write result.
+
+    Inside a group commit the stored object is the very one this thread's informers receive
+    (etcd's batch tail, shared and never mutated), so a loop that wants ``object`` gets its own
+    copy, made when it first asks; ``shared`` reads the stored one without copying.
+    """
+
+    def __init__(self, result: Result) -> None:
+        self.shared = result.object
+        self.code = result.code
+        self.warnings = result.warnings
+        self._copy: dict[str, Any] | None = None
+
+    @property  # type: ignore[override]
+    def object(self) -> dict[str, Any]:
+        if self._copy is None:
+            self._copy = clone(self.shared)
+        return self._copy
 
 
 class Context:
@@ -55,18 +77,20 @@ class Context:
         return Options(component=component, trace=False, field_validation="Ignore", decode=False, pending=pending, **kw)
 
     # Writes, always through the API server.
-    def create(self, component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any]) -> Result:
+    def create(self, component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any]) -> Written:
         resource = registry.by_kind(group, kind)
         assert resource is not None
-        return self.api.create(resource, namespace, body, self.opts(component))
+        return Written(self.api.create(resource, namespace, body, self.opts(component)))
 
-    def update(self, component: str, obj: dict[str, Any], subresource: str | None = None) -> Result:
+    def update(self, component: str, obj: dict[str, Any], subresource: str | None = None) -> Written:
         resource = registry.by_api_version(obj["apiVersion"], obj["kind"])
         assert resource is not None
         meta = obj["metadata"]
-        return self.api.update(resource, meta.get("namespace"), meta["name"], obj, self.opts(component), subresource)
+        return Written(
+            self.api.update(resource, meta.get("namespace"), meta["name"], obj, self.opts(component), subresource)
+        )
 
-    def update_status(self, component: str, obj: dict[str, Any]) -> Result:
+    def update_status(self, component: str, obj: dict[str, Any]) -> Written:
         return self.update(component, obj, "status")
 
     def patch(
@@ -78,20 +102,22 @@ class Context:
         name: str,
         patch: dict[str, Any],
         subresource: str | None = None,
-    ) -> Result:
+    ) -> Written:
         resource = registry.by_kind(group, kind)
         assert resource is not None
-        return self.api.patch(
-            resource, namespace, name, "application/merge-patch+json", patch, self.opts(component), subresource
+        return Written(
+            self.api.patch(
+                resource, namespace, name, "application/merge-patch+json", patch, self.opts(component), subresource
+            )
         )
 
     def delete(
         self, component: str, group: str, kind: str, namespace: str | None, name: str, **kw: Any
-    ) -> Result | None:
+    ) -> Written | None:
         resource = registry.by_kind(group, kind)
         assert resource is not None
         try:
-            return self.api.delete(resource, namespace, name, self.opts(component), **kw)
+            return Written(self.api.delete(resource, namespace, name, self.opts(component), **kw))
         except StatusError as err:
             if err.code == 404:
                 return None

@@ -202,6 +202,7 @@ def test_big_annotations_are_packed_one_by_one_and_compressed_once(cluster, monk
 
 def test_an_open_batch_serves_its_own_writes_to_informers_without_the_log(cluster) -> None:
     """Inside a group commit the informers take the batch's writes from memory; the rows wait for the commit."""
+    from cluster.controlplane.controller import Context
     from cluster.controlplane.informer import Informers
 
     informers = Informers(cluster)
@@ -219,11 +220,15 @@ def test_an_open_batch_serves_its_own_writes_to_informers_without_the_log(cluste
         # Events are not kept for informers (they skip them).
         assert [e.kind for e in batch.tail] == ["ConfigMap"]
         assert informers.cursor == etcd.current_revision(cluster.pk)
-        # The cached copy is the store's own: changing what the writer got back leaves it alone.
-        mine = etcd.update(cluster.pk, KEY, _body("2"), int(etcd.get(cluster.pk, KEY)["metadata"]["resourceVersion"]))
-        mine["data"]["v"] = "scribbled"
+        # A loop's write result is shared with the cache until the loop asks for its own copy.
+        ctx = Context(cluster, informers)
+        current = etcd.get(cluster.pk, KEY)
+        written = ctx.update("test", {**current, "apiVersion": "v1", "kind": "ConfigMap", "data": {"v": "2"}})
         informers.sync(force=True)
-        assert informers.lister("", "ConfigMap").get("default", "cfg")["data"] == {"v": "2"}
+        cached = informers.lister("", "ConfigMap").get("default", "cfg")
+        assert written.shared is cached and cached["data"] == {"v": "2"}
+        written.object["data"]["v"] = "scribbled"
+        assert written.object is not cached and cached["data"] == {"v": "2"}
     finally:
         batch.commit()
     assert WatchEvent.objects.filter(cluster=cluster, name="cfg").count() == 2

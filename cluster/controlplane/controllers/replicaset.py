@@ -709,7 +709,7 @@ class ReplicaSetController(Controller):
             def create() -> None:
                 body = pod_from_template(template, rs, ref)
                 try:
-                    created = self.ctx.create(COMPONENT, "", "Pod", rs["metadata"]["namespace"], body).object
+                    created = self.ctx.create(COMPONENT, "", "Pod", rs["metadata"]["namespace"], body).shared
                 except StatusError as err:
                     self.ctx.event(EVENT_SOURCE, rs, "Warning", "FailedCreate", f"Error creating: {err.message}")
                     raise
