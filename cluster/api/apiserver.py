@@ -398,7 +398,7 @@ class ApiServer:
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generate_name(resource, meta.get("namespace"), meta["generateName"])
         name = meta.get("name") or ""
-        self._prepare_create(resource, obj)
+        self._prepare_create(resource, obj, opts.dry_run)
         validation.validate(resource, obj, None)
         if resource.kind == "Service":
             self._allocate_service(obj, None)
@@ -430,13 +430,18 @@ class ApiServer:
             ) from exc
         return Result(stored, 201, warnings)
 
-    def _prepare_create(self, resource: Resource, obj: dict[str, Any]) -> None:
+    def _prepare_create(self, resource: Resource, obj: dict[str, Any], dry_run: bool = False) -> None:
         meta = obj["metadata"]
         for drop in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(drop, None)
-        # The real UID is stamped by the store once the write's revision is known.
-        meta["uid"] = admission.deterministic_uid(
-            self.cluster.seed, "dry-run", resource.kind, meta.get("namespace"), meta.get("name")
+        # The real UID is stamped by the store once the write's revision is known; a dry run,
+        # which never reaches the store, answers with one of its own.
+        meta["uid"] = (
+            admission.deterministic_uid(
+                self.cluster.seed, "dry-run", resource.kind, meta.get("namespace"), meta.get("name")
+            )
+            if dry_run
+            else ""
         )
         meta["creationTimestamp"] = self.now()
         if resource.kind in _GENERATION_KINDS:

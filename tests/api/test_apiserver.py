@@ -158,9 +158,20 @@ def test_dry_run_stores_nothing(api: ApiServer) -> None:
     rev = etcd.current_revision(api.cluster.pk)
     out = api.create(DEPLOY, "default", deployment(), Options(dry_run=True)).object
     assert out["spec"]["strategy"]["type"] == "RollingUpdate"
+    # A dry run answers with a UID of its own, as the real apiserver does; a real create gets the store's.
+    assert len(out["metadata"]["uid"]) == 36
     assert etcd.current_revision(api.cluster.pk) == rev
     with pytest.raises(StatusError):
         api.get(DEPLOY, "default", "web")
+
+
+def test_a_created_object_carries_the_uid_of_its_revision(api: ApiServer) -> None:
+    from cluster.api.admission import deterministic_uid
+
+    out = api.create(CM, "default", {"metadata": {"name": "c"}, "data": {}}).object
+    rev = int(out["metadata"]["resourceVersion"])
+    assert out["metadata"]["uid"] == deterministic_uid(api.cluster.seed, rev, "ConfigMap", "default", "c")
+    assert api.get(CM, "default", "c")["metadata"]["uid"] == out["metadata"]["uid"]
 
 
 def test_missing_namespace_is_404(api: ApiServer) -> None:
