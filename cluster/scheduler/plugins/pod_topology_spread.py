@@ -8,7 +8,7 @@ NodeInclusionPolicyInPodTopologySpread and MatchLabelKeysInPodTopologySpread gat
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -119,22 +119,35 @@ class MatchCounts:
 
     Upstream counts every node's pods for every pod it schedules, spread over 16 goroutines; a
     Python loop cannot afford that, and a node's count only changes with its generation (a pod
-    added or removed), so one bind recounts one node instead of all of them.
+    added or removed), so one bind recounts one node instead of all of them. A plugin takes
+    one selector's counter per constraint (:meth:`counter`) and asks it node by node.
     """
 
-    LIMIT = 200_000
+    SELECTORS = 4096
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, int, bool, tuple[Any, ...], str], int] = {}
+        self._memo: dict[tuple[bool, tuple[Any, ...], str], dict[str, tuple[int, int]]] = {}
+
+    def counter(self, selector: Selector, namespace: str) -> Callable[[NodeInfo], int]:
+        key = (selector.nothing, selector.requirements, namespace)
+        memo = self._memo.get(key)
+        if memo is None:
+            if len(self._memo) >= self.SELECTORS:
+                self._memo.clear()
+            memo = self._memo[key] = {}
+
+        def count(node: NodeInfo) -> int:
+            hit = memo.get(node.name)
+            if hit is not None and hit[0] == node.generation:
+                return hit[1]
+            n = count_pods_match_selector(node.pods, selector, namespace)
+            memo[node.name] = (node.generation, n)
+            return n
+
+        return count
 
     def count(self, node: NodeInfo, selector: Selector, namespace: str) -> int:
-        key = (node.name, node.generation, selector.nothing, selector.requirements, namespace)
-        n = self._memo.get(key)
-        if n is None:
-            if len(self._memo) >= self.LIMIT:
-                self._memo.clear()
-            n = self._memo[key] = count_pods_match_selector(node.pods, selector, namespace)
-        return n
+        return self.counter(selector, namespace)(node)
 
 
 def _controller_of(pod: PodInfo) -> Mapping[str, Any] | None:
@@ -297,17 +310,16 @@ class PodTopologySpread(Plugin):
             return s
         rna = required_node_affinity(pod)
         pair_num = s.pair_match_num
+        counters = [self.match_counts.counter(c.selector, pod.namespace) for c in constraints]
         for node in self.handle.node_infos():
             labels = node.labels
             if not node_labels_match_constraints(labels, constraints):
                 continue
             tp_counts: dict[tuple[str, str], int] = {}
-            for c in constraints:
+            for c, count in zip(constraints, counters, strict=True):
                 if not c.match_node_inclusion_policies(pod, node, rna):
                     continue
-                tp_counts[(c.topology_key, labels[c.topology_key])] = self.match_counts.count(
-                    node, c.selector, pod.namespace
-                )
+                tp_counts[(c.topology_key, labels[c.topology_key])] = count(node)
             for pair, count in tp_counts.items():
                 pair_num[pair] = pair_num.get(pair, 0) + count
         for key, _ in pair_num:
@@ -406,16 +418,17 @@ class PodTopologySpread(Plugin):
             s.weights.append(math.log(size + 2))
         rna = required_node_affinity(pod)
         counts = s.pair_counts
+        counters = [self.match_counts.counter(c.selector, pod.namespace) for c in s.constraints]
         for node in all_nodes:
             if require_all and not node_labels_match_constraints(node.labels, s.constraints):
                 continue
-            for c in s.constraints:
+            for c, count in zip(s.constraints, counters, strict=True):
                 if not c.match_node_inclusion_policies(pod, node, rna):
                     continue
                 pair = (c.topology_key, node.labels.get(c.topology_key, ""))
                 if pair not in counts:
                     continue
-                counts[pair] += self.match_counts.count(node, c.selector, pod.namespace)
+                counts[pair] += count(node)
         state.write(_PRE_SCORE_KEY, s)
         return None
 
@@ -425,6 +438,7 @@ class PodTopologySpread(Plugin):
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         s: _PreScoreState = state.read(_PRE_SCORE_KEY)
         out = []
+        counters = [self.match_counts.counter(c.selector, pod.namespace) for c in s.constraints]
         for node in nodes:
             if node.name in s.ignored_nodes:
                 out.append(0)
@@ -435,7 +449,7 @@ class PodTopologySpread(Plugin):
                 if value is None:
                     continue
                 if c.topology_key == LABEL_HOSTNAME:
-                    cnt = self.match_counts.count(node, c.selector, pod.namespace)
+                    cnt = counters[i](node)
                 else:
                     cnt = s.pair_counts.get((c.topology_key, value), 0)
                 score += float(cnt) * s.weights[i] + float(c.max_skew - 1)
