@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -18,8 +18,9 @@ from cluster.jsonutil import clone, dumps, load_stored, pack_body
 from cluster.models import Cluster, EventType, StoredObject, TraceStep, WatchEvent
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
+    """An object's key in the store. A named tuple: every read and write builds and hashes one."""
+
     group: str
     kind: str
     namespace: str
