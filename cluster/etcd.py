@@ -70,7 +70,7 @@ class TailEvent:
 
 
 # Kinds no reader in this process follows (the informers skip Events: see controlplane.informer),
-# so a batch's tail need not keep a copy of them.
+# so a batch's tail need not keep them.
 UNFOLLOWED: frozenset[tuple[str, str]] = frozenset({("", "Event")})
 
 _TABLE = Cluster._meta.db_table
@@ -128,20 +128,56 @@ class _Sql:
 _STATEMENTS: dict[str, _Sql] = {}
 
 
-def raw_cursor() -> tuple[Any, _Sql]:
+class _Cursor:
+    """The driver's cursor behind Django's error translation, without the rest of its wrapper.
+
+    Errors still come out as ``django.db`` exceptions and mark the connection, so a broken one
+    is noticed and replaced exactly as it would be through Django's own cursor.
+    """
+
+    __slots__ = ("_cursor", "_errors")
+
+    def __init__(self, cursor: Any, errors: Any) -> None:
+        self._cursor = cursor
+        self._errors = errors
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._errors:
+            self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._errors:
+            self._cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Any:
+        with self._errors:
+            return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self._errors:
+            return self._cursor.fetchall()  # type: ignore[no-any-return]
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+def raw_cursor() -> tuple[_Cursor, _Sql]:
     """The driver's cursor on this thread's connection (opened if need be), and its statements.
 
     An open group commit lends its own, so a batch looks the connection up once.
     """
     batch: GroupCommit | None = getattr(_local, "batch", None)
-    if batch is not None and batch.sql is not None:
+    if batch is not None and batch.cursor is not None and batch.sql is not None:
         return batch.cursor, batch.sql
     wrapper = connections[DEFAULT_DB_ALIAS]
-    wrapper.ensure_connection()
+    with wrapper.wrap_database_errors:
+        wrapper.ensure_connection()
+        cursor = wrapper.connection.cursor()
     sql = _STATEMENTS.get(wrapper.vendor)
     if sql is None:
         sql = _STATEMENTS[wrapper.vendor] = _Sql(wrapper.vendor)
-    return wrapper.connection.cursor(), sql
+    return _Cursor(cursor, wrapper.wrap_database_errors), sql
 
 
 def _allocate(cluster_id: int, count: int, objects: int = 0) -> tuple[int, int]:
@@ -288,7 +324,7 @@ class GroupCommit:
         self.traces: list[tuple[Any, ...]] = []
         # This batch's own watch events, for this thread's informers (see batch_tail).
         self.tail: list[TailEvent] = []
-        self.cursor: Any = None
+        self.cursor: _Cursor | None = None
         self.sql: _Sql | None = None
 
     def flush(self) -> None:

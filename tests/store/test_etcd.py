@@ -254,3 +254,16 @@ def test_the_packing_memo_keeps_to_its_budget_and_still_round_trips(monkeypatch)
     assert jsonutil._held <= 60_000
     assert values[0] not in jsonutil._packed and values[-1] in jsonutil._packed
     assert [jsonutil._unpack_value(p) for p in packed] == values
+
+
+def test_the_stores_own_cursor_reports_errors_as_django_does(cluster) -> None:
+    """Errors from the driver's cursor come out as django.db exceptions and mark the connection,
+    so a broken connection is replaced as it would be through Django's own cursor."""
+    from django.db import DatabaseError, connection, transaction
+
+    cursor, _sql = etcd.raw_cursor()
+    connection.errors_occurred = False
+    with pytest.raises(DatabaseError) as err, transaction.atomic():
+        cursor.execute("SELECT no_such_column FROM no_such_table WHERE 1 = 1", ())
+    assert type(err.value).__module__ == "django.db.utils"
+    assert connection.errors_occurred
