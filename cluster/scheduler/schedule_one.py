@@ -5,11 +5,12 @@
 are evaluated in node-tree order from the rotating start index and stop once
 ``numFeasibleNodesToFind`` feasible nodes are found (sequentially, i.e. without the
 nondeterminism of upstream's 16 goroutines); ties between top scores are broken by reservoir
-sampling over Go's heap order, with the injected ``random.Random``.
+sampling in node order, with the injected ``random.Random``.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,126 +62,37 @@ def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes:
     return num_nodes
 
 
-def _go_heap_pop_order(sc: list[int], need: int) -> list[int]:
-    """Indexes in the order ``container/heap`` (Init, then Pop) yields them for a max-heap on
-    ``sc``; only the first ``need`` pops are simulated.  The sift-down loop is inlined."""
-    n = len(sc)
-    ix = list(range(n))
-    for i0 in range(n // 2 - 1, -1, -1):
-        i = i0
-        while True:
-            j = 2 * i + 1
-            if j >= n:
-                break
-            if j + 1 < n and sc[j + 1] > sc[j]:
-                j += 1
-            if not sc[j] > sc[i]:
-                break
-            sc[i], sc[j] = sc[j], sc[i]
-            ix[i], ix[j] = ix[j], ix[i]
-            i = j
-    order: list[int] = []
-    m = n
-    while len(order) < need and m > 0:
-        m -= 1
-        sc[0], sc[m] = sc[m], sc[0]
-        ix[0], ix[m] = ix[m], ix[0]
-        i = 0
-        while True:
-            j = 2 * i + 1
-            if j >= m:
-                break
-            if j + 1 < m and sc[j + 1] > sc[j]:
-                j += 1
-            if not sc[j] > sc[i]:
-                break
-            sc[i], sc[j] = sc[j], sc[i]
-            ix[i], ix[j] = ix[j], ix[i]
-            i = j
-        order.append(ix[m])
-    return order
-
-
-def _sift_flag(b: list[int], ix: list[int], i: int, n: int) -> None:
-    """Go's ``down`` for a 0 at ``i`` in a heap of flags: it trades places with a 1 child, the
-    left one first (Go takes the right child only when it is strictly greater)."""
-    while True:
-        j = 2 * i + 1
-        if j >= n:
-            return
-        if not b[j]:
-            j += 1
-            if j >= n or not b[j]:
-                return
-        b[i], b[j] = 1, 0
-        ix[i], ix[j] = ix[j], ix[i]
-        i = j
-
-
-def _go_heap_top_pops(totals: Sequence[int], top: int, need: int) -> list[int]:
-    """The first ``need`` pops of :func:`_go_heap_pop_order` when at least ``need`` nodes share
-    the top score, computed on a heap of 1 (top) and 0 (any other score).
-
-    A top element never sifts down, and a sift only moves a smaller element past top children.
-    Where a non-top element goes among non-top ones never moves a top one, so the top elements
-    end in the same places either way, and pop in the same order.
-    """
-    n = len(totals)
-    b = [1 if s == top else 0 for s in totals]
-    ix = list(range(n))
-    for i0 in range(n // 2 - 1, -1, -1):
-        if not b[i0]:
-            _sift_flag(b, ix, i0, n)
-    order: list[int] = []
-    m = n
-    while len(order) < need:
-        m -= 1
-        b[0], b[m] = b[m], b[0]
-        ix[0], ix[m] = ix[m], ix[0]
-        if not b[0]:
-            _sift_flag(b, ix, 0, m)
-        order.append(ix[m])
-    return order
-
-
 def select_host(
     totals: Sequence[int], rng: random.Random, count: int = NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT
 ) -> tuple[int, list[int]]:
-    """``selectHost``: pop nodes off a max-heap (Go's ``container/heap`` order) and pick among
-    the top-scored ones by reservoir sampling: the k-th tied node popped replaces the
-    candidate when ``rand.Intn(k) == 0`` (here ``rng.randrange(k)``), for k = 2..ties.
+    """``selectHost``: pick among the top-scored nodes by reservoir sampling, the k-th tied node
+    replacing the candidate when ``rand.Intn(k) == 0`` (here ``rng.randrange(k)``), k = 2..ties.
 
-    Returns the index of the chosen node and the indexes of the reported top ``count`` nodes.
-    The random draws do not depend on the pop order, so they are made first and only as many
-    pops as needed are simulated.
+    Upstream meets the tied nodes in the order Go's ``container/heap`` pops them; here they are
+    met in node order. Reservoir sampling is uniform over the ties whatever their order, and Go's
+    generator is not Python's, so the pop order only decided which tied node a given seed picks:
+    replaying it cost a heap of hundreds of Python steps per cycle at 5,000 nodes (see
+    docs/architecture.md). The draws are upstream's: one per tied node after the first.
+
+    Returns the index of the chosen node and the indexes of the reported top ``count`` nodes:
+    the chosen one, then the best of the rest, ties in node order.
     """
     n = len(totals)
     if n == 0:
         raise ValueError("empty priorityList")
     top = max(totals)
-    ties = totals.count(top) if isinstance(totals, list) else list(totals).count(top)
+    ties = [i for i, score in enumerate(totals) if score == top]
     # randrange(k) is _randbelow(k) for a plain random.Random; call it directly when we can.
     randbelow = rng._randbelow if type(rng) is random.Random else rng.randrange
     selected = 0
-    for k in range(2, ties + 1):
+    for k in range(2, len(ties) + 1):
         if randbelow(k) == 0:
             selected = k - 1
-    need = max(selected + 1, min(count, n))
-    if need == 1 and ties == 1:
-        # The heap's root is a maximum, and only one node has it.
-        first = totals.index(top) if isinstance(totals, list) else list(totals).index(top)
-        return first, [first]
-    if ties == n:
-        # Nothing is strictly greater than anything: Init moves nothing and every Pop takes
-        # the root, then moves the last element there.
-        order = [0, *range(n - 1, 0, -1)][:need]
-    elif need <= ties:
-        order = _go_heap_top_pops(totals, top, need)
-    else:
-        order = _go_heap_pop_order(list(totals), need)
-    if selected != 0:
-        order[0], order[selected] = order[selected], order[0]
-    return order[0], order[:count]
+    chosen = ties[selected]
+    if count <= 1:
+        return chosen, [chosen]
+    best = heapq.nlargest(count, range(n), key=totals.__getitem__)
+    return chosen, [chosen, *(i for i in best if i != chosen)][:count]
 
 
 def truncate_message(message: str) -> str:
@@ -517,7 +429,6 @@ class Scheduler:
             decision._table = table
             decision.score_plugins = tuple(table.plugins)
             totals = table.totals
-        # Only the chosen node is used, so only as many pops as the reservoir sampling needs.
         index, _top = select_host(totals, self.rng, count=1)
         return index
 

@@ -139,95 +139,57 @@ def test_num_feasible_nodes_to_find(profile_pct: int, num_all: int, want: int) -
     assert num_feasible_nodes_to_find(profile_pct, num_all) == want
 
 
-def _go_heap_select_host(totals: list[int], rng: random.Random, count: int = 3) -> int:
-    """A literal port of selectHost over container/heap, as a reference."""
-    h = list(enumerate(totals))
+class _Draws(random.Random):
+    """Hands out given draws and counts them."""
 
-    def less(i: int, j: int) -> bool:
-        return h[i][1] > h[j][1]
+    def __init__(self, values: list[int]) -> None:
+        super().__init__(0)
+        self.values = values
+        self.calls: list[int] = []
 
-    def down(i0: int, n: int) -> None:
-        i = i0
-        while True:
-            j1 = 2 * i + 1
-            if j1 >= n or j1 < 0:
-                break
-            j = j1
-            j2 = j1 + 1
-            if j2 < n and less(j2, j1):
-                j = j2
-            if not less(j, i):
-                break
-            h[i], h[j] = h[j], h[i]
-            i = j
-
-    def pop() -> tuple[int, int]:
-        n = len(h) - 1
-        h[0], h[n] = h[n], h[0]
-        down(0, n)
-        return h.pop()
-
-    for i in range(len(h) // 2 - 1, -1, -1):
-        down(i, len(h))
-    ordered = [pop()]
-    cnt, selected = 1, 0
-    while True:
-        ns = pop()
-        if ns[1] != ordered[0][1] and len(ordered) == count:
-            break
-        if ns[1] == ordered[0][1]:
-            cnt += 1
-            if rng.randrange(cnt) == 0:
-                selected = cnt - 1
-        ordered.append(ns)
-        if not h:
-            break
-    if selected:
-        ordered[0], ordered[selected] = ordered[selected], ordered[0]
-    return ordered[0][0]
+    def randrange(self, *args: Any, **kwargs: Any) -> int:  # type: ignore[override]
+        self.calls.append(args[0])
+        return self.values.pop(0)
 
 
-def test_select_host_matches_go_heap_reservoir_sampling() -> None:
+def test_select_host_picks_a_top_node_with_one_draw_per_extra_tie() -> None:
     gen = random.Random(42)
     for _ in range(300):
-        n = gen.randint(2, 40)
+        n = gen.randint(1, 40)
         totals = [gen.choice([100, 150, 200, 250, 300]) for _ in range(n)]
-        seed = gen.randint(0, 10**6)
-        assert select_host(totals, random.Random(seed))[0] == _go_heap_select_host(totals, random.Random(seed)), totals
-        # Asking for the chosen node only (as the scheduler does) must choose the same node.
-        assert select_host(totals, random.Random(seed), count=1)[0] == _go_heap_select_host(
-            totals, random.Random(seed)
-        ), totals
+        ties = totals.count(max(totals))
+        draws = _Draws([gen.randrange(k) for k in range(2, ties + 1)])
+        index, top = select_host(totals, draws)
+        assert totals[index] == max(totals), totals
+        # rand.Intn(k) for k = 2..ties, as upstream's reservoir sampling draws.
+        assert draws.calls == list(range(2, ties + 1))
+        assert top[0] == index and len(top) == min(3, n) and len(set(top)) == len(top)
+        assert sorted((totals[i] for i in top[1:]), reverse=True) == sorted(totals, reverse=True)[1 : len(top)]
 
 
-def test_top_pops_on_a_zero_one_heap_match_the_full_heap() -> None:
-    """Popping a heap of top/not-top flags yields the top-scored nodes in the full heap's order."""
-    from cluster.scheduler.schedule_one import _go_heap_pop_order, _go_heap_top_pops
+def test_select_host_is_uniform_over_ties() -> None:
+    """Reservoir sampling: each of k tied nodes wins about 1/k of the time, whatever their places."""
+    totals = [5, 9, 1, 9, 9, 3, 9, 0, 9]
+    tied = [i for i, s in enumerate(totals) if s == 9]
+    wins = dict.fromkeys(tied, 0)
+    rng = random.Random(7)
+    trials = 20000
+    for _ in range(trials):
+        wins[select_host(totals, rng, count=1)[0]] += 1
+    assert set(wins) == set(tied)
+    for won in wins.values():
+        assert abs(won / trials - 1 / len(tied)) < 0.02, wins
 
-    gen = random.Random(3)
-    for _ in range(500):
-        n = gen.randint(1, 120)
-        values = gen.sample(range(0, 700, 7), gen.randint(1, 6))
-        totals = [gen.choice(values) for _ in range(n)]
-        top = max(totals)
-        need = gen.randint(1, totals.count(top))
-        assert _go_heap_top_pops(totals, top, need) == _go_heap_pop_order(list(totals), need), totals
 
-
-def test_select_host_all_equal_pop_order() -> None:
-    class Draws(random.Random):
-        def __init__(self, values: list[int]) -> None:
-            super().__init__(0)
-            self.values = values
-
-        def randrange(self, *args: Any, **kwargs: Any) -> int:  # type: ignore[override]
-            return self.values.pop(0)
-
-    # Equal scores: Go's heap pops index 0, then n-1, n-2, ...  Draw 0 for k=2 picks the 2nd popped (index 3).
-    assert select_host([7, 7, 7, 7], Draws([0, 1, 1]))[0] == 3
-    assert select_host([7, 7, 7, 7], Draws([1, 1, 1]))[0] == 0
-    assert select_host([7, 7, 7, 7], Draws([1, 1, 0]))[0] == 1
-    assert select_host([1, 9, 3], Draws([]))[0] == 1
+def test_select_host_reservoir_in_node_order() -> None:
+    # Draw 0 for k makes the k-th tied node (in node order) the candidate.
+    assert select_host([7, 7, 7, 7], _Draws([0, 1, 1]))[0] == 1
+    assert select_host([7, 7, 7, 7], _Draws([1, 1, 1]))[0] == 0
+    assert select_host([7, 7, 7, 7], _Draws([1, 1, 0]))[0] == 3
+    assert select_host([3, 7, 1, 7], _Draws([0]), count=3) == (3, [3, 1, 0])
+    assert select_host([1, 9, 3], _Draws([]))[0] == 1
+    with pytest.raises(ValueError):
+        select_host([], random.Random(0))
 
 
 def test_tie_breaking_is_deterministic_with_a_seeded_rng() -> None:
