@@ -263,11 +263,7 @@ class KubeScheduler(Controller):
 
     @staticmethod
     def _reason_summary(decision: Decision) -> str:
-        counts: dict[str, int] = {}
-        for plugins in decision.filter_results.values():
-            for result in plugins.values():
-                if result != "passed":
-                    counts[result] = counts.get(result, 0) + 1
+        counts = decision.rejection_counts()
         if not counts:
             return ""
         return " " + "; ".join(f"{n} x {reason}" for reason, n in sorted(counts.items()))

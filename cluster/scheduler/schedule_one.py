@@ -163,6 +163,20 @@ class Decision:
         res[plugins[idx] if idx < len(plugins) else status.plugin or "?"] = status.message
         return res
 
+    def rejection_counts(self) -> dict[str, int]:
+        """rejection message -> how many filtered nodes it rejected: what ``filter_results``
+        holds besides ``"passed"``, without building a map per node."""
+        counts: dict[str, int] = {}
+        failures = self._failures
+        if not failures:
+            return counts
+        for node in self._filtered_nodes:
+            failure = failures.get(node.name)
+            if failure is not None:
+                message = failure[1].message
+                counts[message] = counts.get(message, 0) + 1
+        return counts
+
     @cached_property
     def raw_scores(self) -> dict[str, dict[str, int]]:
         """node -> plugin -> score as the plugin returned it (before normalization)."""

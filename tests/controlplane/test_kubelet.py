@@ -175,6 +175,42 @@ def test_pipeline_runs_a_pod_step_by_step(lab: tuple[ClusterSim, ApiServer]) -> 
     assert source == {"component": "kubelet", "host": "worker-1"}
 
 
+def test_a_status_write_from_elsewhere_is_put_right_in_one_sync(lab: tuple[ClusterSim, ApiServer]) -> None:
+    """The kubelet re-asserts the status it owns; its own write coming back wakes no second sync."""
+    from cluster.controlplane.kubelet.kubelet import Kubelet
+
+    sim, kube = lab
+    run_pod(kube, "echo", [{"name": "c", "image": "nginx:1.27"}])
+    sim.advance(10)
+    assert get_pod(kube, "echo")["status"]["phase"] == "Running"
+    kubelet = next(c for c in sim.node_agents["worker-1"]["kubelet"] if isinstance(c, Kubelet))
+    synced: list[str] = []
+    sync_pod = kubelet._sync_pod
+
+    def counting(key: str, now: float) -> float | None:
+        synced.append(key)
+        return sync_pod(key, now)
+
+    kubelet._sync_pod = counting  # type: ignore[method-assign]
+    kube.patch(
+        PODS,
+        "default",
+        "echo",
+        "application/merge-patch+json",
+        {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+        subresource="status",
+    )
+    sim.run_until_idle()
+    p = get_pod(kube, "echo")
+    assert [(t, s) for t, s, _, _ in conditions(p)][:3] == [
+        ("PodReadyToStartContainers", "True"),
+        ("Initialized", "True"),
+        ("Ready", "True"),
+    ]
+    assert synced == ["default/echo"]
+    assert kubelet.workers["default/echo"].written_rv == p["metadata"]["resourceVersion"]
+
+
 def test_present_images_are_not_pulled_and_new_ones_are_recorded_on_the_node(lab: tuple[ClusterSim, ApiServer]) -> None:
     """IfNotPresent skips the pull for an image the node has; a pulled image shows up in node status."""
     sim, kube = lab

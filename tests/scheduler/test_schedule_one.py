@@ -39,6 +39,22 @@ def test_failed_scheduling_message_with_preemption_postfix() -> None:
     }
     assert d.filter_results["w1"]["NodeResourcesFit"] == "Insufficient cpu"
     assert d.raw_scores == {} and d.final_scores == {}
+    assert d.rejection_counts() == {
+        "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }": 1,
+        "Insufficient cpu": 3,
+    }
+
+
+def test_rejection_counts_match_the_filter_results() -> None:
+    nodes = [worker("cp", taints=[CONTROL_PLANE_TAINT]), worker("w1", "1"), worker("w2", "4"), worker("w3", "1")]
+    d = schedule_one(make_pod(name="p", namespace="default", requests=[{"cpu": "2"}]), nodes, {}, rng=random.Random(0))
+    assert d.selected_node == "w2"
+    counted: dict[str, int] = {}
+    for plugins in d.filter_results.values():
+        for result in plugins.values():
+            if result != "passed":
+                counted[result] = counted.get(result, 0) + 1
+    assert d.rejection_counts() == counted and sum(counted.values()) == 3
 
 
 @pytest.mark.parametrize(

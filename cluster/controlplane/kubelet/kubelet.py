@@ -263,9 +263,13 @@ class Kubelet(Controller):
     def record_image(self, ref: images.ImageRef, size: int) -> None:
         self.pulled = images.merge_node_images(self.pulled, images.node_image_entry(ref, size))
 
-    def patch_pod_status(self, pod: dict[str, Any], patch: dict[str, Any]) -> None:
+    def patch_pod_status(self, pod: dict[str, Any], patch: dict[str, Any]) -> str:
+        """The status manager's write; returns the pod's new resourceVersion."""
         meta = pod["metadata"]
-        self.ctx.patch(self.identity, "", "Pod", meta.get("namespace"), meta["name"], {"status": patch}, "status")
+        written = self.ctx.patch(
+            self.identity, "", "Pod", meta.get("namespace"), meta["name"], {"status": patch}, "status"
+        )
+        return str(written.shared["metadata"].get("resourceVersion", ""))
 
     def delete_pod(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -292,6 +296,13 @@ class Kubelet(Controller):
             return
         if kind == "Pod":
             key = object_key(obj)
+            if etype == "MODIFIED" and new is not None:
+                worker = self.workers.get(key)
+                if worker is not None and worker.written_rv == new["metadata"].get("resourceVersion"):
+                    # This kubelet's own status write coming back, with nothing else in between: the
+                    # sync that wrote it knew all of it. (Upstream's pod config source never sends
+                    # a status-only change to the pod workers at all.)
+                    return
             mine = any(((o or {}).get("spec") or {}).get("nodeName") == self.node for o in (old, new))
             if mine or key in self.static or key in self.workers:
                 self.queue.add(key)

@@ -106,6 +106,7 @@ class PodWorker:
         self.key = key
         self.static = static
         self.pod: dict[str, Any] | None = None  # the API object (the mirror pod for a static pod)
+        self.written_rv: str | None = None  # the resourceVersion of this worker's last status write
         self.spec_pod: dict[str, Any] = {}
         self.seen_at: float | None = None
         self.admitted = False
@@ -892,7 +893,7 @@ class PodWorker:
         new = self.generate(now)
         patch = status.patch_for(old, new, status.OWNED_FIELDS)
         if patch:
-            self.kl.patch_pod_status(self.pod, patch)
+            self.written_rv = self.kl.patch_pod_status(self.pod, patch)
 
     # ------------------------------------------------------------------ restarts of the kubelet
     def adopt(self, pod: dict[str, Any], now: float) -> None:
