@@ -909,7 +909,9 @@ class ApiServer:
         current = (old.get("spec") or {}).get("nodeName")
         if current:
             raise conflict("", "pods", name, f'pod {name} is already assigned to node "{current}"')
-        new = clone(old)
+        expected_rv = int(old["metadata"]["resourceVersion"])
+        # etcd.get decoded it afresh for this request: change it in place.
+        new = old
         new["spec"]["nodeName"] = node
         for k, v in ((binding.get("metadata") or {}).get("annotations") or {}).items():
             new["metadata"].setdefault("annotations", {})[k] = v
@@ -927,7 +929,7 @@ class ApiServer:
                 self.cluster.pk,
                 key,
                 new,
-                int(old["metadata"]["resourceVersion"]),
+                expected_rv,
                 self._trace(opts, "bind", pods, namespace, name),
                 owned=True,
             )
