@@ -7,3 +7,10 @@ class ClusterConfig(AppConfig):
     name = "cluster"
     verbose_name = "Kubeglass clusters"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from cluster import sqlite_wal
+
+        connection_created.connect(sqlite_wal.on_connection_created, dispatch_uid="kubeglass-sqlite-wal")
