@@ -77,10 +77,16 @@ class Context:
         return Options(component=component, trace=False, field_validation="Ignore", decode=False, pending=pending, **kw)
 
     # Writes, always through the API server.
-    def create(self, component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any]) -> Written:
+    def create(
+        self, component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any], owned: bool = False
+    ) -> Written:
+        """``owned``: ``body`` is a fresh object, built for this write and shared with nothing,
+        so the API server may keep it instead of copying it."""
         resource = registry.by_kind(group, kind)
         assert resource is not None
-        return Written(self.api.create(resource, namespace, body, self.opts(component)))
+        opts = self.opts(component)
+        opts.owned = owned
+        return Written(self.api.create(resource, namespace, body, opts))
 
     def update(self, component: str, obj: dict[str, Any], subresource: str | None = None) -> Written:
         resource = registry.by_api_version(obj["apiVersion"], obj["kind"])

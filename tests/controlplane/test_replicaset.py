@@ -313,12 +313,14 @@ def test_no_duplicate_pods_after_a_restart_mid_create(
     real_create = sim.ctx.create
     made = {"n": 0}
 
-    def crashing(component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any]) -> Any:
+    def crashing(
+        component: str, group: str, kind: str, namespace: str | None, body: dict[str, Any], owned: bool = False
+    ) -> Any:
         if kind == "Pod" and namespace == NS:
             if made["n"] == 2:
                 raise KeyboardInterrupt("process killed")
             made["n"] += 1
-        return real_create(component, group, kind, namespace, body)
+        return real_create(component, group, kind, namespace, body, owned)
 
     monkeypatch.setattr(sim.ctx, "create", crashing)
     with pytest.raises(KeyboardInterrupt):
@@ -333,3 +335,33 @@ def test_no_duplicate_pods_after_a_restart_mid_create(
     assert len(pods(kube)) == 5
     restarted.advance(400)
     assert len(pods(kube)) == 5
+
+
+def test_a_pod_from_a_template_shares_nothing_with_it() -> None:
+    """The ReplicaSet hands the API server its pods as owned: no part may be the template's or the ref's."""
+    from cluster.controlplane.controllers.replicaset import new_controller_ref, pod_from_template
+
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "web", "namespace": NS, "uid": "u-1"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "web"}, "annotations": {"a": "b"}, "finalizers": ["f"]},
+                "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+            }
+        },
+    }
+    ref = new_controller_ref(rs)
+    template = rs["spec"]["template"]
+
+    def containers(value: Any) -> set[int]:
+        if isinstance(value, dict):
+            return {id(value)}.union(*(containers(v) for v in value.values()))
+        if isinstance(value, list):
+            return {id(value)}.union(*(containers(v) for v in value))
+        return set()
+
+    pod = pod_from_template(template, rs, ref)
+    assert pod["metadata"]["ownerReferences"] == [ref]
+    assert not containers(pod) & (containers(template) | containers(ref))

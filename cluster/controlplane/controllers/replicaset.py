@@ -289,7 +289,11 @@ def _recheck_owner(ctx: Context, owner: dict[str, Any]) -> bool:
 def pod_from_template(
     template: dict[str, Any], parent: dict[str, Any], controller_ref: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """GetPodFromTemplate: labels, annotations and finalizers of the template, generateName ``<parent>-``."""
+    """GetPodFromTemplate: labels, annotations and finalizers of the template, generateName ``<parent>-``.
+
+    Everything in the pod is its own (nothing shared with the template or ``controller_ref``),
+    so it can be handed to the API server as owned.
+    """
     tmeta = template.get("metadata") or {}
     meta: dict[str, Any] = {"generateName": f"{parent['metadata']['name']}-"}
     if tmeta.get("labels"):
@@ -299,7 +303,7 @@ def pod_from_template(
     if tmeta.get("finalizers"):
         meta["finalizers"] = list(tmeta["finalizers"])
     if controller_ref is not None:
-        meta["ownerReferences"] = [controller_ref]
+        meta["ownerReferences"] = [dict(controller_ref)]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": clone(template.get("spec") or {})}
 
 
@@ -709,7 +713,9 @@ class ReplicaSetController(Controller):
             def create() -> None:
                 body = pod_from_template(template, rs, ref)
                 try:
-                    created = self.ctx.create(COMPONENT, "", "Pod", rs["metadata"]["namespace"], body).shared
+                    created = self.ctx.create(
+                        COMPONENT, "", "Pod", rs["metadata"]["namespace"], body, owned=True
+                    ).shared
                 except StatusError as err:
                     self.ctx.event(EVENT_SOURCE, rs, "Warning", "FailedCreate", f"Error creating: {err.message}")
                     raise
