@@ -443,3 +443,38 @@ def test_system_defaulting_without_service_skips() -> None:
     pi = PodInfo(make_pod(labels={"foo": ""}))
     assert pl.pre_score(CycleState(), pi, pl.handle.cache.node_infos()).is_skip
     assert pl.pre_filter(CycleState(), pi)[1].is_skip
+
+
+@pytest.mark.parametrize(
+    ("policies", "node_selector", "taint_b", "want"),
+    [
+        # Node b (zone1, 3 matching pods) fails the pod's nodeSelector: honoured, zone1 counts 0.
+        ({}, {"disk": "ssd"}, False, [100, 0]),
+        ({"nodeAffinityPolicy": "Ignore"}, {"disk": "ssd"}, False, [25, 100]),
+        # Node b has a taint the pod does not tolerate: ignored by default, honoured on request.
+        ({}, None, True, [25, 100]),
+        ({"nodeTaintsPolicy": "Honor"}, None, True, [100, 0]),
+    ],
+)
+def test_score_counts_only_nodes_the_inclusion_policies_admit(
+    policies: dict[str, str], node_selector: dict[str, str] | None, taint_b: bool, want: list[int]
+) -> None:
+    """Candidates a (zone1) and x (zone2); b (zone1) holds 3 matching pods and x one."""
+    nodes = [
+        host("node-a", zone="zone1", disk="ssd"),
+        make_node(
+            "node-b",
+            labels={HOST: "node-b", "zone": "zone1"},
+            taints=[{"key": "k", "value": "v", "effect": "NoSchedule"}] if taint_b else None,
+        ),
+        host("node-x", zone="zone2", disk="ssd"),
+    ]
+    existing = [p(f"p-b{i}", "node-b") for i in range(3)] + [p("p-x0", "node-x")]
+    pod = make_pod(
+        name="p",
+        labels={"foo": ""},
+        spread=[c(1, "zone", "ScheduleAnyway", FOO, **policies)],
+        node_selector=node_selector,
+    )
+    pl = plugin_with_cache(PodTopologySpread, nodes, existing, args={"defaultingType": "List"})
+    assert run_score(pl, pod, ["node-a", "node-x"]) == want

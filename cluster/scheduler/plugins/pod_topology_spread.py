@@ -418,17 +418,31 @@ class PodTopologySpread(Plugin):
             s.weights.append(math.log(size + 2))
         rna = required_node_affinity(pod)
         counts = s.pair_counts
-        counters = [self.match_counts.counter(c.selector, pod.namespace) for c in s.constraints]
-        for node in all_nodes:
-            if require_all and not node_labels_match_constraints(node.labels, s.constraints):
-                continue
-            for c, count in zip(s.constraints, counters, strict=True):
-                if not c.match_node_inclusion_policies(pod, node, rna):
+        # Hostname pairs are never in ``counts`` (Score counts per node itself), so those
+        # constraints add nothing here; and a constraint whose inclusion policies cannot
+        # exclude a node (no node selector or required affinity to honour, taints ignored)
+        # need not ask node by node.
+        unconditional = rna.label_selector is None and rna.node_selector is None
+        summed = [
+            (
+                c,
+                self.match_counts.counter(c.selector, pod.namespace),
+                (unconditional or c.node_affinity_policy != "Honor") and c.node_taints_policy != "Honor",
+            )
+            for c in s.constraints
+            if c.topology_key != LABEL_HOSTNAME
+        ]
+        if summed:
+            for node in all_nodes:
+                labels = node.labels
+                if require_all and not node_labels_match_constraints(labels, s.constraints):
                     continue
-                pair = (c.topology_key, node.labels.get(c.topology_key, ""))
-                if pair not in counts:
-                    continue
-                counts[pair] += count(node)
+                for c, count, always in summed:
+                    if not always and not c.match_node_inclusion_policies(pod, node, rna):
+                        continue
+                    pair = (c.topology_key, labels.get(c.topology_key, ""))
+                    if pair in counts:
+                        counts[pair] += count(node)
         state.write(_PRE_SCORE_KEY, s)
         return None
 
