@@ -961,3 +961,33 @@ def test_a_restarted_kubelet_keeps_its_static_pods(make_sim: Callable[..., Clust
     after = get_pod(kube, "etcd-control-plane", "kube-system")["status"]
     assert after["containerStatuses"] == before["containerStatuses"]
     assert after["startTime"] == before["startTime"]
+
+
+def test_admitted_view_reuses_the_admission_podinfo_only_for_the_same_pod() -> None:
+    """A pod admitted and then written a status joins the view with the PodInfo parsed at admission."""
+    from cluster.controlplane.kubelet.admission import AdmittedView, admit
+
+    node = {
+        "metadata": {"name": "n", "labels": {"kubernetes.io/hostname": "n"}},
+        "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}},
+    }
+
+    def pod(name: str, cpu: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
+            "spec": {"nodeName": "n", "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]},
+        }
+
+    view = AdmittedView()
+    a, b = pod("a", "500m"), pod("b", "500m")
+    assert admit(a, node, [], view).admit and admit(b, node, [], view).admit
+    parsed = dict(view.admitting)
+    running_a = {**a, "status": {"phase": "Running", "startTime": "2026-01-01T00:00:00Z"}}
+    resized_b = pod("b", "1")  # a different spec than the one admitted: parse it again
+    info = view.update(node, [running_a, resized_b])
+    held = {p.uid: p for p in info.pods}
+    assert held["uid-a"] is parsed["uid-a"]
+    assert held["uid-b"] is not parsed["uid-b"] and held["uid-b"].requests.milli_cpu == 1000
+    assert info.requested.milli_cpu == 1500
+    # The third pod asks for more than is left.
+    assert not admit(pod("c", "600m"), node, [running_a, resized_b], view).admit

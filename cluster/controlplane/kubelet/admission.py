@@ -70,6 +70,8 @@ class AdmittedView:
     def __init__(self) -> None:
         self.info = NodeInfo()
         self._pods: dict[str, str] = {}  # PodInfo key -> the pod's resourceVersion when added
+        # The PodInfo parsed when a pod was admitted, for when it joins the running set.
+        self.admitting: dict[str, PodInfo] = {}
 
     def update(self, node: dict[str, Any], running: Iterable[dict[str, Any]]) -> NodeInfo:
         if self.info.node is not node:
@@ -82,19 +84,42 @@ class AdmittedView:
         for key in [k for k in self._pods if k not in wanted]:
             self.info.remove_pod(key)
             del self._pods[key]
+        admitting = self.admitting
         for key, other in wanted.items():
             if key not in self._pods:
-                self.info.add_pod(PodInfo(other))
+                pi = admitting.pop(key, None)
+                if pi is None or not _same_pod(pi.pod, other):
+                    pi = PodInfo(other)
+                self.info.add_pod(pi)
                 self._pods[key] = str((other.get("metadata") or {}).get("resourceVersion", ""))
+        if len(admitting) > len(wanted) + 64:
+            admitting.clear()
         return self.info
+
+
+def _same_pod(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether a PodInfo of ``a`` describes ``b``: the status (which the kubelet writes between
+    admitting a pod and running it) is not part of one."""
+    if a is b:
+        return True
+    ma, mb = a.get("metadata") or {}, b.get("metadata") or {}
+    return (
+        ma.get("uid") == mb.get("uid")
+        and ma.get("deletionTimestamp") == mb.get("deletionTimestamp")
+        and ma.get("labels") == mb.get("labels")
+        and a.get("spec") == b.get("spec")
+    )
 
 
 def admit(
     pod: dict[str, Any], node: dict[str, Any], running: Iterable[dict[str, Any]], view: AdmittedView | None = None
 ) -> AdmitResult:
     """Whether ``pod`` may run on ``node`` next to the pods the kubelet already admitted."""
-    info = (view or AdmittedView()).update(node, running)
+    view = view or AdmittedView()
+    info = view.update(node, running)
     pi = PodInfo(pod)
+    meta = pod.get("metadata") or {}
+    view.admitting[meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = pi
     missing = _insufficient(pi, info)
     if missing is not None:
         name, requested, used, capacity = missing
