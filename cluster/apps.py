@@ -11,6 +11,7 @@ class ClusterConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from cluster import sqlite_wal
+        from cluster import heap, sqlite_wal
 
         connection_created.connect(sqlite_wal.on_connection_created, dispatch_uid="kubeglass-sqlite-wal")
+        heap.tune()
