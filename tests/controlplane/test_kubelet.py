@@ -986,7 +986,7 @@ def test_admitted_view_reuses_the_admission_podinfo_only_for_the_same_pod() -> N
     resized_b = pod("b", "1")  # a different spec than the one admitted: parse it again
     info = view.update(node, [running_a, resized_b])
     held = {p.uid: p for p in info.pods}
-    assert held["uid-a"] is parsed["uid-a"]
+    assert held["uid-a"] is parsed["uid-a"] and held["uid-a"].pod is running_a and held["uid-a"].start_time
     assert held["uid-b"] is not parsed["uid-b"] and held["uid-b"].requests.milli_cpu == 1000
     assert info.requested.milli_cpu == 1500
     # The third pod asks for more than is left.

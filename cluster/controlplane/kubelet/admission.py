@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.scheduler.labels import SelectorError
-from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo, parse_time
 from cluster.scheduler.plugins.node_affinity import ERR_REASON_POD, required_node_affinity
 from cluster.scheduler.plugins.node_ports import ERR_REASON as NODE_PORTS_REASON
 from cluster.scheduler.plugins.node_ports import fits_ports
@@ -90,6 +90,10 @@ class AdmittedView:
                 pi = admitting.pop(key, None)
                 if pi is None or not _same_pod(pi.pod, other):
                     pi = PodInfo(other)
+                elif pi.pod is not other:
+                    # Hold the cached pod, not the one admitted, which would otherwise stay alive.
+                    pi.pod = other
+                    pi.start_time = parse_time((other.get("status") or {}).get("startTime"))
                 self.info.add_pod(pi)
                 self._pods[key] = str((other.get("metadata") or {}).get("resourceVersion", ""))
         if len(admitting) > len(wanted) + 64:
