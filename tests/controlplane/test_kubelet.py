@@ -208,7 +208,11 @@ def test_a_status_write_from_elsewhere_is_put_right_in_one_sync(lab: tuple[Clust
         ("Ready", "True"),
     ]
     assert synced == ["default/echo"]
-    assert kubelet.workers["default/echo"].written_rv == p["metadata"]["resourceVersion"]
+    worker = kubelet.workers["default/echo"]
+    assert worker.written_rv == p["metadata"]["resourceVersion"]
+    # The worker holds the version it wrote (the informer's), not the one it wrote over.
+    cached = next(x for x in sim.ctx.lister("", "Pod") if x["metadata"]["name"] == "echo")
+    assert worker.pod is cached and worker.spec_pod is cached
 
 
 def test_present_images_are_not_pulled_and_new_ones_are_recorded_on_the_node(lab: tuple[ClusterSim, ApiServer]) -> None:

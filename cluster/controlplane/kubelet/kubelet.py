@@ -301,7 +301,11 @@ class Kubelet(Controller):
                 if worker is not None and worker.written_rv == new["metadata"].get("resourceVersion"):
                     # This kubelet's own status write coming back, with nothing else in between: the
                     # sync that wrote it knew all of it. (Upstream's pod config source never sends
-                    # a status-only change to the pod workers at all.)
+                    # a status-only change to the pod workers at all.) The worker takes the cached
+                    # object, so the version it wrote over can be freed.
+                    worker.pod = new
+                    if worker.static is None:
+                        worker.spec_pod = new
                     return
             mine = any(((o or {}).get("spec") or {}).get("nodeName") == self.node for o in (old, new))
             if mine or key in self.static or key in self.workers:
