@@ -262,6 +262,28 @@ def test_pod_ips_come_from_the_node_cidr_and_are_never_shared(lab: tuple[Cluster
     assert len(live) == len(set(live))
 
 
+def test_an_address_a_pod_status_claims_is_not_handed_out_again(lab: tuple[ClusterSim, ApiServer]) -> None:
+    """The kubelet keeps its IPAM reservations between ADDs, but an address that shows up in a pod's
+    status (a pod an earlier kubelet started) joins them before the next ADD."""
+    sim, kube = lab
+    run_pod(kube, "p0", [{"name": "c", "image": "registry.k8s.io/pause:3.10"}])
+    sim.advance(5)
+    base = ipaddress.ip_network(kube.get(NODES, None, "worker-1")["spec"]["podCIDR"]).network_address
+    assert get_pod(kube, "p0")["status"]["podIP"] == str(base + 2)
+    run_pod(kube, "earlier", [{"name": "c", "image": "registry.k8s.io/pause:3.10"}])
+    started = {
+        "startTime": "2026-01-01T00:00:00Z",
+        "phase": "Running",
+        "podIP": str(base + 3),
+        "conditions": [{"type": "PodReadyToStartContainers", "status": "True"}],
+    }
+    kube.patch(PODS, "default", "earlier", "application/merge-patch+json", {"status": started}, subresource="status")
+    run_pod(kube, "p1", [{"name": "c", "image": "registry.k8s.io/pause:3.10"}])
+    sim.advance(5)
+    assert get_pod(kube, "earlier")["status"]["podIP"] == str(base + 3)
+    assert get_pod(kube, "p1")["status"]["podIP"] == str(base + 4)
+
+
 def test_host_network_pods_take_the_node_ip(lab: tuple[ClusterSim, ApiServer]) -> None:
     sim, kube = lab
     run_pod(kube, "hn", [{"name": "c", "image": "registry.k8s.io/pause:3.10"}], hostNetwork=True)

@@ -5,16 +5,18 @@ address (.1) as the pods' gateway, and to ``host-local`` IPAM, which hands out t
 from .2. Calico is modelled with host-local IPAM on the pod CIDR too (``"subnet":
 "usePodCidr"``). The allocation is derived from the pods the kubelet can see (every
 non-terminal pod on this node keeps its IP), lowest free address first, so it is the
-same after a restart and never gives one address to two live pods. (Real host-local
+same after a restart and never gives one address to two live pods; the kubelet keeps what it
+derived between ADDs until something frees or claims an address. (Real host-local
 continues after the last address it reserved, kept in a file on the node; here the
 lowest free one is reused.)
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 def plugin(cni: str) -> str:
@@ -35,18 +37,29 @@ def range_set(cidr: str) -> str:
 
 def allocate(cidr: str, in_use: Iterable[str]) -> str | None:
     """The lowest free address from .2 up, leaving out the gateway, broadcast and ``in_use``."""
-    net = ipaddress.ip_network(cidr, strict=False)
+    taken = {as_int(ip) for ip in in_use}
+    return allocate_where(cidr, taken.__contains__)
+
+
+def allocate_where(cidr: str, taken: Callable[[int], bool]) -> str | None:
+    """``allocate`` with the addresses in use as a test on their integer values."""
     # Compared as integers: a node with a hundred pods would otherwise format a hundred addresses.
-    taken = {_as_int(ip) for ip in in_use}
-    first = int(net.network_address) + 2
-    last = int(net.broadcast_address) - 1
+    first, last = _bounds(cidr)
     for value in range(first, last + 1):
-        if value not in taken:
+        if not taken(value):
             return str(ipaddress.ip_address(value))
     return None
 
 
-def _as_int(ip: str) -> int:
+@functools.lru_cache(maxsize=1024)
+def _bounds(cidr: str) -> tuple[int, int]:
+    """The range host-local hands out: from .2 (.1 is the bridge's) to the last before broadcast."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    return int(net.network_address) + 2, int(net.broadcast_address) - 1
+
+
+def as_int(ip: str) -> int:
+    """An address as an integer; -1 for text that is not one."""
     try:
         return int.from_bytes(socket.inet_aton(ip), "big") if ip.count(".") == 3 else int(ipaddress.ip_address(ip))
     except (OSError, ValueError):

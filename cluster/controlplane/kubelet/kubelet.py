@@ -12,6 +12,7 @@ for a dead kubelet: while it is set this loop does nothing at all.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext_noop
@@ -20,7 +21,7 @@ from cluster import clock
 from cluster.api.errors import StatusError
 from cluster.controlplane.controller import Context, Controller
 from cluster.controlplane.informer import object_key
-from cluster.controlplane.kubelet import heartbeat, images, static_pods, volumes
+from cluster.controlplane.kubelet import cni, heartbeat, images, static_pods, volumes
 from cluster.controlplane.kubelet.admission import AdmittedView
 from cluster.controlplane.kubelet.podworker import EPS, PodWorker
 from cluster.controlplane.kubelet.static_pods import StaticPod
@@ -125,6 +126,8 @@ class Kubelet(Controller):
         self.static: dict[str, StaticPod] = {}
         self.static_loaded = False
         self.admitted_view = AdmittedView()
+        self._ip_owners: dict[int, str] | None = None  # host-local's reservations: address -> pod key
+        self._ip_range = ""
         super().__init__(ctx)
         self.queue.add(HEARTBEAT_KEY)
         self.queue.add(STATIC_KEY)
@@ -231,22 +234,58 @@ class Kubelet(Controller):
                 out.append(pod)
         return out
 
-    def ips_in_use(self, asking: PodWorker) -> set[str]:
-        """Addresses live pods on this node hold: from the workers, and from the pods' status."""
-        used = {ip for w in self.workers.values() if w is not asking and (ip := w.holds_ip())}
+    def _ip_holders(self) -> Iterator[tuple[str, str]]:
+        """(address, pod key) for each address a live pod here holds: its worker's sandbox, or,
+        for a pod no worker has picked up yet (after a restart), what its status says."""
+        for key, w in self.workers.items():
+            if ip := w.holds_ip():
+                yield ip, key
         for key, pod in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node):
             spec, st = pod.get("spec") or {}, pod.get("status") or {}
             if spec.get("hostNetwork"):
                 continue
             if st.get("phase") in ("Succeeded", "Failed") or not st.get("podIP"):
                 continue
-            if key == asking.key:
-                continue
             worker = self.workers.get(key)
             if worker is not None and worker.holds_ip() is None and worker.torn_down_at is not None:
                 continue
-            used.add(str(st["podIP"]))
-        return used
+            yield str(st["podIP"]), key
+
+    def reserve_ip(self, cidr: str, asking: PodWorker) -> str | None:
+        """host-local IPAM's ADD: the lowest address no other live pod holds, now held by ``asking``.
+
+        The reservations are derived from the pods, as host-local reads its store on disk, and
+        kept from one ADD to the next; whatever can free an address, or claim one from outside
+        this kubelet, drops them (``forget_ip_reservations``) to be derived afresh. Without
+        them every ADD would walk every pod on the node.
+        """
+        owners = self._ip_owners
+        if owners is None or self._ip_range != cidr:
+            owners = {}
+            for ip, key in self._ip_holders():
+                value = cni.as_int(ip)
+                owners[value] = key if owners.get(value, key) == key else ""  # held twice: free for no one
+            self._ip_owners, self._ip_range = owners, cidr
+        me = asking.key
+        ip = cni.allocate_where(cidr, lambda value: owners.get(value, me) != me)
+        if ip is not None:
+            owners[cni.as_int(ip)] = me
+        return ip
+
+    def forget_ip_reservations(self) -> None:
+        self._ip_owners = None
+
+    def _check_ip_reservations(self, key: str, etype: str, pod: dict[str, Any]) -> None:
+        """Drop the reservations when a pod event frees an address or shows one they lack."""
+        owners = self._ip_owners
+        if owners is None:
+            return
+        st = pod.get("status") or {}
+        ip = st.get("podIP")
+        if etype == "DELETED" or st.get("phase") in ("Succeeded", "Failed"):
+            self._ip_owners = None
+        elif ip and not (pod.get("spec") or {}).get("hostNetwork") and owners.get(cni.as_int(str(ip))) != key:
+            self._ip_owners = None
 
     def image_present(self, ref: images.ImageRef) -> bool:
         node = self.node_object() or {}
@@ -296,6 +335,8 @@ class Kubelet(Controller):
             return
         if kind == "Pod":
             key = object_key(obj)
+            if (obj.get("spec") or {}).get("nodeName") == self.node:
+                self._check_ip_reservations(key, etype, obj)
             if etype == "MODIFIED" and new is not None:
                 worker = self.workers.get(key)
                 if worker is not None and worker.written_rv == new["metadata"].get("resourceVersion"):

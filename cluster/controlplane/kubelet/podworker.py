@@ -445,7 +445,7 @@ class PodWorker:
             self.sandbox = sandbox
             return
         cidr = self.kl.pod_cidr()
-        ip = cni.allocate(cidr, self.kl.ips_in_use(self)) if cidr else None
+        ip = self.kl.reserve_ip(cidr, self) if cidr else None
         if ip is None:
             error = cni.setup_error(self.kl.cni, sandbox_id, cidr)
             self._event("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {error}")
@@ -788,6 +788,7 @@ class PodWorker:
     def _teardown(self, t: float) -> None:
         """StopPodSandbox: the pause container goes, CNI DEL frees the IP, volumes and cgroup go."""
         self.torn_down_at = t
+        self.kl.forget_ip_reservations()
         if self.sandbox is not None and self.sandbox.stopped_at is None:
             self.sandbox.stopped_at = t
             self._trace(
@@ -808,6 +809,7 @@ class PodWorker:
     def forget(self) -> None:
         """The pod is gone from the API server (force-deleted): kill what runs, free what it holds."""
         now = self.kl.ctx.now()
+        self.kl.forget_ip_reservations()
         for slot in self.slots:
             if slot.current is not None and slot.current.running:
                 slot.current.finish(now, 137, "Error")
