@@ -241,7 +241,8 @@ class KubeScheduler(Controller):
             self.squeue.done(q.key)
             return
         self._refresh_inputs()
-        decision = self.scheduler.schedule_one(pod)
+        # The queue's PodInfo, as upstream's cycle takes it, unless the pod changed since.
+        decision = self.scheduler.schedule_one(q.pod_info if q.pod is pod else pod)
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         involved = [{"kind": "Pod", "namespace": ns, "name": name}]
         total = decision.evaluated_nodes or len(self.scheduler.cache)

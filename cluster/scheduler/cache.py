@@ -237,13 +237,20 @@ class Cache:
 
         Upstream builds a new PodInfo for every update. Most updates of a bound pod are its
         kubelet's status writes, which change nothing a PodInfo is built from but the start
-        time: those update the PodInfo in place, and the node's aggregates stay as they were.
+        time, and the first is the binding that confirms an assumed pod on the node it was
+        assumed on: those update the PodInfo in place, and the node's aggregates stay as they were.
         """
         meta = pod.get("metadata") or {}
         key = meta.get("uid") or f"{meta.get('namespace', '') or ''}/{meta.get('name', '') or ''}"
         current = self._infos.get(key)
-        if current is not None and key not in self._assumed and _same_for_scheduling(current.pod, pod):
+        if current is not None and (
+            _same_for_scheduling(current.pod, pod)
+            if key not in self._assumed
+            else _confirms(current.pod, pod, self._pod_node.get(key))
+        ):
+            self._assumed.discard(key)
             current.pod = pod
+            current.node_name = current.node_name or str((pod.get("spec") or {}).get("nodeName") or "")
             current.start_time = parse_time((pod.get("status") or {}).get("startTime"))
             return current
         pi = PodInfo(pod)
@@ -284,6 +291,17 @@ class Cache:
                 cache.add_pod(pod)
         cache.set_namespaces(namespaces)
         return cache
+
+
+def _confirms(assumed: Mapping[str, Any], bound: Mapping[str, Any], node: str | None) -> bool:
+    """Whether ``bound`` is the assumed pod as the binding left it: on the assumed node, and
+    otherwise the same for scheduling."""
+    spec, was = bound.get("spec") or {}, assumed.get("spec") or {}
+    if not node or spec.get("nodeName") != node or was.get("nodeName") not in (None, "", node):
+        return False
+    if was.get("nodeName") != node:
+        spec = {k: v for k, v in spec.items() if k != "nodeName"}
+    return _same_for_scheduling(assumed, {**bound, "spec": spec})
 
 
 def _same_for_scheduling(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

@@ -124,3 +124,22 @@ profiles:
     kube.update(CM, "kube-system", "kube-scheduler-config", cm)
     sim.run_until_idle()
     assert TraceStep.objects.filter(cluster=sim.cluster, message="scheduler.config-invalid").exists()
+
+
+def test_the_cycle_takes_the_queued_pod_info_and_the_binding_confirms_it(make_sim) -> None:
+    """The PodInfo made when the pod was queued is the one assumed, then confirmed by the bind."""
+    from cluster.controlplane.scheduler import KubeScheduler
+
+    sim = make_sim(components=("kube-scheduler",))
+    kube = sim.ctx.api
+    scheduler = next(c for c in sim.by_component["kube-scheduler"] if isinstance(c, KubeScheduler))
+    kube.create(POD, "default", _pod("once"))
+    sim.informers.sync()
+    uid = get(kube, "", "Pod", "default", "once")["metadata"]["uid"]
+    queued = next(q for q in scheduler.squeue.active_pods() if q.key == uid)
+    sim.run_until_idle()
+    pod = get(kube, "", "Pod", "default", "once")
+    held = scheduler.scheduler.cache._infos[uid]
+    assert held is queued.pod_info and not scheduler.scheduler.cache.is_assumed(uid)
+    assert held.node_name == pod["spec"]["nodeName"]
+    assert held.pod["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]

@@ -42,6 +42,27 @@ def test_pods_wait_for_their_node_and_assumed_pods_can_be_forgotten() -> None:
     assert ni.requested.milli_cpu == 1000
 
 
+def test_the_binding_confirms_an_assumed_pod_in_place_and_another_node_moves_it() -> None:
+    """The bound pod arriving for an assumed one keeps its PodInfo; bound elsewhere, it moves."""
+    spec = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+    cache = Cache.build([make_node("a", spec), make_node("b", spec)])
+    pending = make_pod(name="p", requests=[{"cpu": "1"}], labels={"app": "web"})
+    assumed = cache.assume_pod(pending, "a")
+    a, b = cache.get("a"), cache.get("b")
+    assert a is not None and b is not None and a.requested.milli_cpu == 1000
+    generation = a.generation
+    bound = {**pending, "spec": {**pending["spec"], "nodeName": "a"}}
+    assert cache.update_pod(bound) is assumed
+    assert not cache.is_assumed(assumed.key) and assumed.pod is bound and assumed.node_name == "a"
+    assert a.generation == generation and a.requested.milli_cpu == 1000
+    # Assumed on one node, bound (by someone else) to another: rebuilt there.
+    other = make_pod(name="q", requests=[{"cpu": "2"}])
+    first = cache.assume_pod(other, "a")
+    moved = cache.update_pod({**other, "spec": {**other["spec"], "nodeName": "b"}})
+    assert moved is not None and moved is not first and cache.node_of(first.key) == "b"
+    assert (a.requested.milli_cpu, b.requested.milli_cpu) == (1000, 2000)
+
+
 def test_image_states_track_nodes() -> None:
     img = (["nginx:1.25"], 100)
     cache = Cache.build([make_node("a", images=[img]), make_node("b", images=[img])])
