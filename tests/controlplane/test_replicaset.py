@@ -365,3 +365,29 @@ def test_a_pod_from_a_template_shares_nothing_with_it() -> None:
     pod = pod_from_template(template, rs, ref)
     assert pod["metadata"]["ownerReferences"] == [ref]
     assert not containers(pod) & (containers(template) | containers(ref))
+
+
+def test_status_counts_fully_labeled_ready_and_available_pods() -> None:
+    """calculateReplicaSetStatus: template labels all present (extra ones allowed); available is
+    ready for minReadySeconds, or simply ready when that is zero."""
+
+    def pod(labels: dict[str, str], ready_since: str | None) -> dict[str, Any]:
+        conditions = [{"type": "Ready", "status": "True", "lastTransitionTime": ready_since}] if ready_since else []
+        return {"metadata": {"labels": labels}, "status": {"conditions": conditions}}
+
+    template = {"metadata": {"labels": {"app": "web", "tier": "front"}}}
+    pods = [
+        pod({"app": "web", "tier": "front", "extra": "x"}, "2026-01-01T00:00:00Z"),
+        pod({"app": "web", "tier": "back"}, "2026-01-01T00:00:50Z"),
+        pod({"app": "web"}, None),
+    ]
+    now = 1767225660.0  # 2026-01-01T00:01:00Z
+    rs = {"spec": {"replicas": 3, "template": template}}
+    assert rsc.replica_set_status(rs, pods, now, "", None) == {
+        "replicas": 3,
+        "fullyLabeledReplicas": 1,
+        "readyReplicas": 2,
+        "availableReplicas": 2,
+    }
+    slow = {"spec": {"replicas": 3, "template": template, "minReadySeconds": 30}}
+    assert rsc.replica_set_status(slow, pods, now, "", None)["availableReplicas"] == 1

@@ -541,9 +541,11 @@ def replica_set_status(
     old = rs.get("status") or {}
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
-    fully = sum(1 for p in pods if all(labels_of(p).get(k) == v for k, v in template_labels.items()))
+    wanted = template_labels.items()
+    fully = sum(1 for p in pods if wanted <= labels_of(p).items())
     ready = [p for p in pods if is_pod_ready(p)]
-    available = sum(1 for p in ready if is_pod_available(p, min_ready, now))
+    # With no minReadySeconds, available is ready (this runs over every pod at every sync).
+    available = sum(1 for p in ready if is_pod_available(p, min_ready, now)) if min_ready else len(ready)
     conditions = [c for c in old.get("conditions") or []]
     failure = next((c for c in conditions if c.get("type") == "ReplicaFailure"), None)
     if error is not None and failure is None:
