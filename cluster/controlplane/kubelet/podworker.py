@@ -758,6 +758,9 @@ class PodWorker:
         """A pod whose containers are all done (and will not restart) is terminal: stop the sandbox."""
         if self.stop_reason is not None or not self.admitted or self.static is not None or self.sandbox is None:
             return
+        old = ((self.pod or {}).get("status") or {}).get("phase")
+        if self.spec.get("restartPolicy", "Always") == "Always" and old not in status.TERMINAL:
+            return  # getPhase gives no terminal phase under restartPolicy Always until a stop begins
         phase = self._phase(self._views())
         if phase in status.TERMINAL:
             self._begin_stop("terminal", t)
