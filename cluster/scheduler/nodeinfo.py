@@ -490,6 +490,7 @@ class NodeInfo:
         "pods_with_required_anti_affinity",
         "prefer_no_schedule_taints",
         "pvc_ref_counts",
+        "removed_at",
         "requested",
         "score_memo",
         "taints",
@@ -516,6 +517,8 @@ class NodeInfo:
         self.image_states: dict[str, ImageStateSummary] = {}
         self.pvc_ref_counts: dict[str, int] = {}
         self.generation = next_generation()
+        self.removed_at = self.generation
+        """The generation of the last pod removal: counts kept since then only miss appended pods."""
         self.score_memo: dict[Any, int] = {}
         """Scores plugins computed for this node's current state, keyed by plugin and pod
         requests; cleared whenever the node or its pods change."""
@@ -575,6 +578,7 @@ class NodeInfo:
                     break
         if found is not None:
             self._update(found, -1)
+            self.removed_at = self.generation
         return found
 
     def _update(self, pi: PodInfo, sign: int) -> None:
@@ -626,6 +630,7 @@ class NodeInfo:
         c.image_states = self.image_states
         c.pvc_ref_counts = dict(self.pvc_ref_counts)
         c.generation = self.generation
+        c.removed_at = self.removed_at
         c.score_memo = {}
         c.free = self.free
         return c

@@ -478,3 +478,44 @@ def test_score_counts_only_nodes_the_inclusion_policies_admit(
     )
     pl = plugin_with_cache(PodTopologySpread, nodes, existing, args={"defaultingType": "List"})
     assert run_score(pl, pod, ["node-a", "node-x"]) == want
+
+
+def test_remembered_match_counts_equal_a_fresh_count_through_adds_removals_and_snapshots() -> None:
+    """The remembered count only counts a node's new pods after an add; a removal or a
+    snapshot's copied list must make it count again, or a bound or deleted pod is missed."""
+    from cluster.scheduler.labels import selector_from_set
+    from cluster.scheduler.nodeinfo import NodeInfo
+    from cluster.scheduler.plugins.pod_topology_spread import MatchCounts, count_pods_match_selector
+
+    selector = selector_from_set({"foo": ""})
+    counts = MatchCounts()
+    count = counts.counter(selector, "")
+    node = NodeInfo(host("node-a"))
+
+    def check(ni: NodeInfo) -> int:
+        got = count(ni)
+        assert got == count_pods_match_selector(ni.pods, selector, "")
+        return got
+
+    assert check(node) == 0
+    p1, p2 = PodInfo(p("p1", "node-a")), PodInfo(p("p2", "node-a"))
+    node.add_pod(p1)
+    node.add_pod(PodInfo(p("q1", "node-a", labels={"bar": ""})))
+    assert check(node) == 1
+    node.add_pod(p2)
+    assert check(node) == 2
+    # A removal swaps the last pod into the hole: the list is no longer an extension.
+    assert node.remove_pod(p1.key) is p1
+    node.add_pod(PodInfo(p("q2", "node-a", labels={"bar": ""})))
+    assert check(node) == 1
+    # A snapshot's what-if pods must not leak into the node's count, nor the node's into it.
+    copy = node.snapshot()
+    copy.add_pod(PodInfo(p("p3", "node-a")))
+    assert check(copy) == 2
+    node.add_pod(PodInfo(p("q3", "node-a", labels={"bar": ""})))
+    assert check(node) == 1
+    other = node.snapshot()
+    assert other.remove_pod(p2.key) is p2
+    assert check(other) == 0
+    node.add_pod(PodInfo(p("p4", "node-a")))
+    assert check(node) == 2

@@ -119,14 +119,15 @@ class MatchCounts:
 
     Upstream counts every node's pods for every pod it schedules, spread over 16 goroutines; a
     Python loop cannot afford that, and a node's count only changes with its generation (a pod
-    added or removed), so one bind recounts one node instead of all of them. A plugin takes
-    one selector's counter per constraint (:meth:`counter`) and asks it node by node.
+    added or removed), so one bind recounts one node instead of all of them. Pods are only ever
+    appended to a node's list until one is removed, so after an add only the new tail is counted.
+    A plugin takes one selector's counter per constraint (:meth:`counter`) and asks it node by node.
     """
 
     SELECTORS = 4096
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[bool, tuple[Any, ...], str], dict[str, tuple[int, int]]] = {}
+        self._memo: dict[tuple[bool, tuple[Any, ...], str], dict[str, tuple[int, int, int, list[PodInfo]]]] = {}
 
     def counter(self, selector: Selector, namespace: str) -> Callable[[NodeInfo], int]:
         key = (selector.nothing, selector.requirements, namespace)
@@ -138,10 +139,18 @@ class MatchCounts:
 
         def count(node: NodeInfo) -> int:
             hit = memo.get(node.name)
-            if hit is not None and hit[0] == node.generation:
-                return hit[1]
-            n = count_pods_match_selector(node.pods, selector, namespace)
-            memo[node.name] = (node.generation, n)
+            pods = node.pods
+            if hit is not None:
+                generation, n, counted, seen = hit
+                if generation == node.generation:
+                    return n
+                # The same list (not a snapshot's copy) with no removal since: only appends.
+                if seen is pods and node.removed_at <= generation:
+                    n += count_pods_match_selector(pods[counted:], selector, namespace)
+                    memo[node.name] = (node.generation, n, len(pods), pods)
+                    return n
+            n = count_pods_match_selector(pods, selector, namespace)
+            memo[node.name] = (node.generation, n, len(pods), pods)
             return n
 
         return count
