@@ -94,6 +94,29 @@ def test_deployment_rolls_out_and_heals(kubectl, fresh_namespace) -> None:
     assert "REVISION" in history and "3" in history
 
 
+def test_undo_of_a_created_deployment_goes_back_to_its_first_replicaset(kubectl, fresh_namespace) -> None:
+    """`kubectl create deployment` sends protobuf and `rollout undo` sends JSON: the undone template
+    must equal the first one, so the first ReplicaSet scales back up (revision 3) and no third appears."""
+    ns = fresh_namespace()
+    kubectl("create", "deployment", "web", "-n", ns, "--image=nginx:1.27", "--replicas=2")
+    kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=120s", timeout=150)
+    container = kubectl.json("get", "deployment", "-n", ns, "web")["spec"]["template"]["spec"]["containers"][0]
+    assert "stdin" not in container and "tty" not in container
+    first = {r["metadata"]["name"] for r in kubectl.json("get", "rs", "-n", ns, "-l", "app=web")["items"]}
+    assert len(first) == 1
+    kubectl("set", "image", "-n", ns, "deployment/web", "nginx=nginx:1.28")
+    kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=180s", timeout=200)
+    kubectl("rollout", "undo", "-n", ns, "deployment/web")
+    kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=180s", timeout=200)
+    rs = {r["metadata"]["name"]: r for r in kubectl.json("get", "rs", "-n", ns, "-l", "app=web")["items"]}
+    assert len(rs) == 2
+    (back,) = first
+    assert rs[back]["spec"]["replicas"] == 2
+    assert rs[back]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    history = kubectl("rollout", "history", "-n", ns, "deployment/web").stdout.split()
+    assert "1" not in history[history.index("CHANGE-CAUSE") + 1 :: 2]
+
+
 def test_cordon_and_drain(kubectl, fresh_namespace) -> None:
     """A cordoned node gets no new pods; `kubectl drain` evicts its pods and they come back elsewhere."""
     ns = fresh_namespace()

@@ -35,9 +35,23 @@ class ProtobufError(ValueError):
 
 
 @functools.cache
-def messages() -> dict[str, dict[str, list[str]]]:
+def _table() -> dict[str, Any]:
     with (resources.files(__package__) / "fields.json").open() as fh:
-        return json.load(fh)["messages"]
+        return json.load(fh)
+
+
+def messages() -> dict[str, dict[str, list[str]]]:
+    return _table()["messages"]
+
+
+@functools.cache
+def omitzero(name: str) -> frozenset[int]:
+    """Field numbers of the message's non-pointer bools and numbers, which Go's JSON omits at zero.
+
+    Go's protobuf encoder writes them even when zero (``stdin: false``, ``generation: 0``); a
+    pointer field written as zero was set to zero, and stays.
+    """
+    return frozenset(_table().get("omitzero", {}).get(name, ()))
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -124,6 +138,7 @@ def _message(name: str, buf: bytes, depth: int = 0) -> Any:
     if table is None:
         raise ProtobufError(f"unknown message type {name}")
     out: dict[str, Any] = {}
+    zeros = omitzero(name)
     for number, wire, raw in _fields(buf):
         spec = table.get(str(number))
         if spec is None:
@@ -144,6 +159,8 @@ def _message(name: str, buf: bytes, depth: int = 0) -> Any:
             out.setdefault(field, []).extend(items)
             continue
         value = _value(kind, wire, raw, depth)
+        if number in zeros and type(value) in (bool, int, float) and not value:
+            continue
         if label == "repeated":
             out.setdefault(field, []).append(value)
         else:

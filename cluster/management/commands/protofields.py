@@ -1,8 +1,11 @@
-"""Regenerate cluster/api/protobuf/fields.json from upstream's generated.proto files.
+"""Regenerate cluster/api/protobuf/fields.json from upstream's generated.proto and Go types.
 
 kubectl sends some request bodies as Kubernetes protobuf. The wire format has field
 numbers, not names; this table, read from k8s.io/api and k8s.io/apimachinery at a
-pinned tag, maps them back. Run it by hand to move to a new release.
+pinned tag, maps them back. Go's protobuf encoder writes a non-pointer bool or number even
+when it is zero, and its JSON encoder leaves such a field out (``omitempty``); the .proto
+cannot tell those from pointers, so the Go struct tags are read too, for the ``omitzero``
+list. Run it by hand to move to a new release.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)")
 MAP = re.compile(r"^\s*map<\s*(\S+)\s*,\s*(\S+)\s*>\s+(\w+)\s*=\s*(\d+)")
 MESSAGE = re.compile(r"^\s*message\s+(\w+)\s*\{")
 PACKAGE = re.compile(r"^package\s+([\w.]+);")
+GO_STRUCT = re.compile(r"^type\s+(\w+)\s+struct\s*\{")
+GO_FIELD = re.compile(r'^\s*\w+\s+(\S+)\s+`[^`]*json:"[^",]*,[^"]*omitempty[^"]*"[^`]*protobuf:"[a-z0-9]+,(\d+),')
 SCALARS = {
     "string",
     "int32",
@@ -68,6 +73,20 @@ def parse(text: str, table: dict[str, dict[str, Any]]) -> None:
             table[f"{package}.{'.'.join(stack)}"][m.group(4)] = [m.group(3), m.group(1), _qualify(m.group(2), package)]
 
 
+def parse_go(text: str, package: str, omitzero: dict[str, list[int]]) -> None:
+    """Field numbers of non-pointer, ``omitempty`` scalars (a bool or number Go's JSON drops at zero)."""
+    struct = ""
+    for line in text.splitlines():
+        if m := GO_STRUCT.match(line):
+            struct = m.group(1)
+        elif line.startswith("}"):
+            struct = ""
+        elif struct and (m := GO_FIELD.match(line)):
+            go_type = m.group(1)
+            if not go_type.startswith(("*", "[]", "map[")):
+                omitzero.setdefault(f"{package}.{struct}", []).append(int(m.group(2)))
+
+
 class Command(BaseCommand):
     help = "Regenerate the protobuf field table from git checkouts of k8s.io/api and k8s.io/apimachinery."
 
@@ -78,6 +97,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         table: dict[str, dict[str, Any]] = {}
+        omitzero: dict[str, list[int]] = {}
         sources = [(opts["api_git_dir"], f"{g}/v1/generated.proto") for g in API_FILES]
         sources += [(opts["apimachinery_git_dir"], f"{p}/generated.proto") for p in MACHINERY_FILES]
         for git_dir, path in sources:
@@ -88,6 +108,28 @@ class Command(BaseCommand):
                 check=True,
             ).stdout
             parse(text, table)
+            package = re.search(r"^package\s+([\w.]+);", text, re.M)
+            folder = path.rsplit("/", 1)[0]
+            for go_file in _git(git_dir, "ls-tree", "--name-only", f"{opts['tag']}:{folder}/"):
+                if (
+                    package
+                    and go_file.endswith(".go")
+                    and not go_file.endswith("_test.go")
+                    and "generated" not in go_file
+                ):
+                    go_text = "\n".join(_git(git_dir, "show", f"{opts['tag']}:{folder}/{go_file}"))
+                    parse_go(go_text, package.group(1), omitzero)
         out = Path(__file__).resolve().parents[2] / "api" / "protobuf" / "fields.json"
-        out.write_text(json.dumps({"tag": opts["tag"], "messages": table}, sort_keys=True, separators=(",", ":")))
+        doc = {
+            "tag": opts["tag"],
+            "messages": table,
+            "omitzero": {k: sorted(v) for k, v in omitzero.items() if k in table},
+        }
+        out.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")))
         self.stdout.write(f"wrote {len(table)} messages to {out}")
+
+
+def _git(git_dir: str, *args: str) -> list[str]:
+    return subprocess.run(
+        ["git", "--git-dir", git_dir, *args], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
