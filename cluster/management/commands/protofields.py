@@ -23,7 +23,7 @@ MACHINERY_FILES = ("pkg/apis/meta/v1", "pkg/api/resource", "pkg/runtime", "pkg/r
 FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)")
 MAP = re.compile(r"^\s*map<\s*(\S+)\s*,\s*(\S+)\s*>\s+(\w+)\s*=\s*(\d+)")
 MESSAGE = re.compile(r"^\s*message\s+(\w+)\s*\{")
-PACKAGE = re.compile(r"^package\s+([\w.]+);")
+PACKAGE = re.compile(r"^package\s+([\w.]+);", re.M)
 GO_STRUCT = re.compile(r"^type\s+(\w+)\s+struct\s*\{")
 GO_FIELD = re.compile(r'^\s*\w+\s+(\S+)\s+`[^`]*json:"[^",]*,[^"]*omitempty[^"]*"[^`]*protobuf:"[a-z0-9]+,(\d+),')
 SCALARS = {
@@ -100,25 +100,17 @@ class Command(BaseCommand):
         omitzero: dict[str, list[int]] = {}
         sources = [(opts["api_git_dir"], f"{g}/v1/generated.proto") for g in API_FILES]
         sources += [(opts["apimachinery_git_dir"], f"{p}/generated.proto") for p in MACHINERY_FILES]
+        tag = opts["tag"]
         for git_dir, path in sources:
-            text = subprocess.run(
-                ["git", "--git-dir", git_dir, "show", f"{opts['tag']}:{path}"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            text = _git(git_dir, "show", f"{tag}:{path}")
             parse(text, table)
-            package = re.search(r"^package\s+([\w.]+);", text, re.M)
+            package = PACKAGE.search(text)
+            if package is None:
+                continue
             folder = path.rsplit("/", 1)[0]
-            for go_file in _git(git_dir, "ls-tree", "--name-only", f"{opts['tag']}:{folder}/"):
-                if (
-                    package
-                    and go_file.endswith(".go")
-                    and not go_file.endswith("_test.go")
-                    and "generated" not in go_file
-                ):
-                    go_text = "\n".join(_git(git_dir, "show", f"{opts['tag']}:{folder}/{go_file}"))
-                    parse_go(go_text, package.group(1), omitzero)
+            for go_file in _git(git_dir, "ls-tree", "--name-only", f"{tag}:{folder}/").splitlines():
+                if go_file.endswith(".go") and not go_file.endswith("_test.go") and "generated" not in go_file:
+                    parse_go(_git(git_dir, "show", f"{tag}:{folder}/{go_file}"), package.group(1), omitzero)
         out = Path(__file__).resolve().parents[2] / "api" / "protobuf" / "fields.json"
         doc = {
             "tag": opts["tag"],
@@ -129,7 +121,5 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote {len(table)} messages to {out}")
 
 
-def _git(git_dir: str, *args: str) -> list[str]:
-    return subprocess.run(
-        ["git", "--git-dir", git_dir, *args], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+def _git(git_dir: str, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, text=True, check=True).stdout
