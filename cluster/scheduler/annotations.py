@@ -8,6 +8,9 @@ prefix.  Plugins a PreFilter/PreScore skipped do not appear, as they never ran.
 
 from __future__ import annotations
 
+from itertools import chain
+from typing import Any
+
 import orjson
 
 from .schedule_one import Decision
@@ -24,67 +27,87 @@ def _dump(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-# JSON text of one node's inner map, by its values in sorted-plugin order. In a cluster of alike
-# nodes most rows repeat, so a hundred-node decision joins a few cached pieces instead of
-# building and encoding a hundred dicts per pod. Cleared when it grows past a bound.
-_ROWS: dict[tuple[object, ...], str] = {}
-_NAMES: dict[str, str] = {}
-_BOUND = 65536
+class _Texts:
+    """Texts by key within a budget of characters; forgets everything when it runs over.
+
+    In a cluster whose nodes stay put the same few keys come back for every pod; a big cluster
+    that scores a rotating sample of its nodes never repeats one, so only the budget matters.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self.texts: dict[object, Any] = {}
+
+    def get(self, key: object) -> Any:
+        return self.texts.get(key)
+
+    def put(self, key: object, value: Any, chars: int) -> None:
+        if self.held + chars > self.budget:
+            self.texts.clear()
+            self.held = 0
+        self.texts[key] = value
+        self.held += chars
 
 
-def _row(plugins: tuple[str, ...], values: tuple[object, ...]) -> str:
-    """One node's inner map; scores (ints) are written as strings, as the simulator does."""
-    key = (plugins, values)
-    text = _ROWS.get(key)
-    if text is None:
-        if len(_ROWS) >= _BOUND:
-            _ROWS.clear()
-        text = _ROWS[key] = _dump(dict(zip(plugins, map(str, values), strict=True)))
-    return text
+# A whole score table's JSON text for one list of nodes and one set of plugins, laid out in
+# sorted order with a ``%s`` hole per score: a hundred-node table is then one format in C
+# instead of a hundred joined pieces. The filter table is kept whole: its rows only say which
+# nodes failed and why, which rarely changes from one pod to the next.
+_LAYOUTS = _Texts(4 * 1024 * 1024)
+_FILTERS = _Texts(4 * 1024 * 1024)
 
 
-def _name(node: str) -> str:
-    text = _NAMES.get(node)
-    if text is None:
-        if len(_NAMES) >= _BOUND:
-            _NAMES.clear()
-        text = _NAMES[node] = orjson.dumps(node).decode()
-    return text
-
-
-def _join(rows: dict[str, str]) -> str:
-    """``{"node": {...}, ...}`` with the nodes in sorted order, from each node's inner JSON."""
-    return "{" + ",".join(f"{_name(n)}:{rows[n]}" for n in sorted(rows)) + "}"
+def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> tuple[list[int], str]:
+    """The nodes' order when sorted by name, and the table's template in that order."""
+    key = (nodes, plugins)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        order = sorted(range(len(nodes)), key=nodes.__getitem__)
+        # JSON strings with ``%`` doubled, so formatting leaves them as they are.
+        names = [orjson.dumps(n).decode().replace("%", "%%") for n in (*plugins, *nodes)]
+        inner = "{" + ",".join(f'{name}:"%s"' for name in names[: len(plugins)]) + "}"
+        text = "{" + ",".join(f"{names[len(plugins) + i]}:{inner}" for i in order) + "}"
+        found = (order, text)
+        _LAYOUTS.put(key, found, len(text))
+    return found
 
 
 def _scores(decision: Decision, weighted: bool) -> str:
+    """node -> plugin -> score; scores (ints) are written as strings, as the simulator does."""
     table = decision._table
     if table is None:
         return "{}"
     plugins = tuple(sorted(table.plugins))
-    columns = [(table.weighted if weighted else table.raw)[p] for p in plugins]
-    return _join(
-        {
-            n: _row(plugins, values)
-            for n, values in zip(decision.feasible_nodes, zip(*columns, strict=True), strict=True)
-        }
-        if plugins
-        else dict.fromkeys(decision.feasible_nodes, "{}")
-    )
+    nodes = tuple(decision.feasible_nodes)
+    order, text = _layout(nodes, plugins)
+    if not plugins:
+        return text
+    by_plugin = table.weighted if weighted else table.raw
+    rows = list(zip(*(by_plugin[p] for p in plugins), strict=True))
+    if len(rows) != len(nodes):
+        raise ValueError(f"{len(rows)} score rows for {len(nodes)} feasible nodes")
+    return text % tuple(chain.from_iterable([rows[i] for i in order]))
 
 
 def _filters(decision: Decision) -> str:
-    ordered = tuple(sorted(decision.filter_plugins))
-    passed = _row(ordered, ("passed",) * len(ordered)) if ordered else ""
-    rows: dict[str, str] = {}
-    for node in decision._filtered_nodes:
-        name = node.name
-        if name not in decision._failures:
-            if passed:
-                rows[name] = passed
-            continue
-        rows[name] = _dump(decision.filter_result(name))
-    return _join(rows)
+    """node -> plugin -> ``"passed"`` or the reason, for every node the filters saw."""
+    names = tuple(node.name for node in decision._filtered_nodes)
+    failures = decision._failures
+    failed = tuple(sorted((n, i, s.plugin, s.message) for n, (i, s) in failures.items()))
+    key = (names, decision.filter_plugins, failed)
+    text = _FILTERS.get(key)
+    if text is None:
+        ordered = sorted(decision.filter_plugins)
+        passed = orjson.Fragment(_dump(dict.fromkeys(ordered, "passed")))
+        rows = {
+            n: orjson.Fragment(_dump(decision.filter_result(n))) if n in failures else passed
+            for n in names
+            if ordered or n in failures
+        }
+        text = _dump(rows)
+        _FILTERS.put(key, text, len(text))
+    return text
 
 
 def decision_annotations(decision: Decision) -> dict[str, str]:

@@ -6,6 +6,7 @@ import json
 import random
 
 from cluster.scheduler import Cache, Scheduler, SchedulingQueue, decision_annotations, default_profile, schedule_one
+from cluster.scheduler.nodeinfo import PodInfo
 
 from .helpers import make_node, make_pod
 
@@ -117,3 +118,36 @@ def test_annotation_text_equals_encoding_the_maps() -> None:
         assert ann["kubeglass.io/finalscore-result"] == enc(
             {n: {p: str(s) for p, s in per.items()} for n, per in d.final_scores.items()}
         )
+
+
+def test_remembered_layouts_give_the_same_text_and_stay_within_their_budget() -> None:
+    """A cached table layout must format to what encoding the maps gives, for every pod that
+    reuses it, and the caches forget everything rather than grow past their budget."""
+    from cluster.scheduler import annotations
+
+    nodes = [make_node(f"n-{i}", {"cpu": "8", "memory": "16Gi", "pods": "110"}) for i in (3, 1, 12, 2)]
+    sched = Scheduler(cache=Cache.build(nodes), rng=random.Random(3))
+    annotations._LAYOUTS.texts.clear()
+    annotations._LAYOUTS.held = 0
+    seen = []
+    for i in range(6):
+        d = sched.schedule_one(PodInfo(make_pod(name=f"p{i}", requests=[{"cpu": f"{(i + 1) * 300}m"}])))
+        assert d.selected_node is not None
+        sched.cache.assume_pod(make_pod(name=f"p{i}", requests=[{"cpu": f"{(i + 1) * 300}m"}]), d.selected_node)
+        text = decision_annotations(d)["kubeglass.io/score-result"]
+        assert text == json.dumps(
+            {n: {p: str(s) for p, s in per.items()} for n, per in d.raw_scores.items()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        seen.append(text)
+    assert len(set(seen)) > 1  # the scores moved while the layout stayed
+    assert len(annotations._LAYOUTS.texts) == 1
+
+    small = annotations._Texts(10)
+    small.put("a", "x" * 6, 6)
+    small.put("b", "y" * 3, 3)
+    assert small.get("a") and small.get("b")
+    small.put("c", "z" * 4, 4)
+    assert small.get("a") is None and small.get("b") is None and small.get("c") == "zzzz"
+    assert small.held == 4

@@ -60,8 +60,12 @@ class ImageRef:
         return f"{self.repository}:{self.tag or 'latest'}"
 
 
+@lru_cache(maxsize=4096)
 def parse_reference(image: str) -> ImageRef:
-    """Split and normalise ``image`` as docker's ``ParseNormalizedNamed`` does."""
+    """Split and normalise ``image`` as docker's ``ParseNormalizedNamed`` does.
+
+    Remembered: every admission compares the pod's images with each name the Node lists.
+    """
     if not image or image != image.strip():
         raise InvalidImageName(f'couldn\'t parse image name "{image}": invalid reference format')
     rest, _, digest_text = image.partition("@")
@@ -94,8 +98,8 @@ def parse_reference(image: str) -> ImageRef:
 
 
 @lru_cache(maxsize=1)
-def _catalogue_from(path: str) -> dict[str, dict[str, dict[str, Any]]]:
-    data = yaml.safe_load(Path(path).read_text()) or {}
+def _catalogue_from(base_dir: str) -> dict[str, dict[str, dict[str, Any]]]:
+    data = yaml.safe_load((Path(base_dir) / "fixtures" / "registry.yaml").read_text()) or {}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for domain, repos in (data.get("registries") or {}).items():
         out[str(domain)] = {str(name): dict(info or {}) for name, info in (repos or {}).items()}
@@ -104,7 +108,7 @@ def _catalogue_from(path: str) -> dict[str, dict[str, dict[str, Any]]]:
 
 def catalogue() -> dict[str, dict[str, dict[str, Any]]]:
     """fixtures/registry.yaml: registry host -> repository path -> facts."""
-    return _catalogue_from(str(Path(settings.BASE_DIR) / "fixtures" / "registry.yaml"))
+    return _catalogue_from(str(settings.BASE_DIR))
 
 
 def lookup(ref: ImageRef) -> dict[str, Any] | None:
