@@ -88,7 +88,7 @@ class StoredObjectQuerySet(models.QuerySet["StoredObject"]):
 
 
 class StoredObject(models.Model):
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects", db_index=False)
     group = models.CharField(max_length=63, blank=True)
     kind = models.CharField(max_length=63)
     namespace = models.CharField(max_length=63, blank=True)
@@ -117,7 +117,7 @@ class EventType(models.TextChoices):
 class WatchEvent(models.Model):
     """One entry of the per-cluster watch log, written in the same transaction as the object."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events", db_index=False)
     revision = models.BigIntegerField()
     type = models.CharField(max_length=8, choices=EventType.choices)
     group = models.CharField(max_length=63, blank=True)
@@ -137,7 +137,7 @@ class WatchEvent(models.Model):
 class TraceStep(models.Model):
     """Who did what, and why; shares its sequence numbers with the watch log."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="trace")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="trace", db_index=False)
     seq = models.BigIntegerField()
     sim_time = models.FloatField(default=0.0)
     component = models.CharField(max_length=63)
