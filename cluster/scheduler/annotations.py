@@ -58,12 +58,12 @@ _LAYOUTS = _Texts(4 * 1024 * 1024)
 _FILTERS = _Texts(4 * 1024 * 1024)
 
 
-def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> tuple[list[int], str]:
+def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
     """The nodes' order when sorted by name, and the table's template in that order."""
     key = (nodes, plugins)
     found = _LAYOUTS.get(key)
     if found is None:
-        order = sorted(range(len(nodes)), key=nodes.__getitem__)
+        order = tuple(sorted(range(len(nodes)), key=nodes.__getitem__))
         # JSON strings with ``%`` doubled, so formatting leaves them as they are.
         names = [orjson.dumps(n).decode().replace("%", "%%") for n in (*plugins, *nodes)]
         inner = "{" + ",".join(f'{name}:"%s"' for name in names[: len(plugins)]) + "}"
@@ -82,7 +82,7 @@ def _scores(decision: Decision, weighted: bool) -> str:
     nodes = tuple(decision.feasible_nodes)
     order, text = _layout(nodes, plugins)
     if not plugins:
-        return text
+        return text % ()  # no holes, but the doubled ``%`` still has to be undone
     by_plugin = table.weighted if weighted else table.raw
     rows = list(zip(*(by_plugin[p] for p in plugins), strict=True))
     if len(rows) != len(nodes):

@@ -133,7 +133,6 @@ def test_remembered_layouts_give_the_same_text_and_stay_within_their_budget() ->
     for i in range(6):
         d = sched.schedule_one(PodInfo(make_pod(name=f"p{i}", requests=[{"cpu": f"{(i + 1) * 300}m"}])))
         assert d.selected_node is not None
-        sched.cache.assume_pod(make_pod(name=f"p{i}", requests=[{"cpu": f"{(i + 1) * 300}m"}]), d.selected_node)
         text = decision_annotations(d)["kubeglass.io/score-result"]
         assert text == json.dumps(
             {n: {p: str(s) for p, s in per.items()} for n, per in d.raw_scores.items()},
@@ -151,3 +150,27 @@ def test_remembered_layouts_give_the_same_text_and_stay_within_their_budget() ->
     small.put("c", "z" * 4, 4)
     assert small.get("a") is None and small.get("b") is None and small.get("c") == "zzzz"
     assert small.held == 4
+
+
+def test_cached_texts_undo_the_doubled_percent_signs_with_and_without_plugins() -> None:
+    """Names reach the templates with ``%`` doubled; every path must give the plain name back,
+    the second time (from the caches) as the first."""
+    from cluster.scheduler.framework import ScoreTable
+    from cluster.scheduler.schedule_one import Decision
+
+    def enc(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    bare = Decision(pod="default/p", feasible_nodes=["b%s", "a%%"])
+    bare._table = ScoreTable(plugins=[], raw={}, weighted={}, totals=[0, 0])
+    scored = Decision(pod="default/p", feasible_nodes=["b%s", "a%%"])
+    scored._table = ScoreTable(
+        plugins=["Z%d", "A"], raw={"Z%d": [1, 2], "A": [3, 4]}, weighted={"Z%d": [2, 4], "A": [3, 4]}, totals=[5, 8]
+    )
+    for _ in range(2):
+        assert decision_annotations(bare)["kubeglass.io/score-result"] == enc({"a%%": {}, "b%s": {}})
+        ann = decision_annotations(scored)
+        assert ann["kubeglass.io/score-result"] == enc({"a%%": {"A": "4", "Z%d": "2"}, "b%s": {"A": "3", "Z%d": "1"}})
+        assert ann["kubeglass.io/finalscore-result"] == enc(
+            {"a%%": {"A": "4", "Z%d": "4"}, "b%s": {"A": "3", "Z%d": "2"}}
+        )
