@@ -1017,3 +1017,77 @@ def test_admitted_view_reuses_the_admission_podinfo_only_for_the_same_pod() -> N
     assert info.requested.milli_cpu == 1500
     # The third pod asks for more than is left.
     assert not admit(pod("c", "600m"), node, [running_a, resized_b], view).admit
+
+
+def test_the_admitted_view_kept_by_difference_matches_a_walk_of_the_node(
+    lab: tuple[ClusterSim, ApiServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through admissions, a rejection, a deletion and a kubelet restart (pods no worker holds
+    yet), the view admission reads must hold exactly what a walk of the node's pods finds."""
+    from cluster.controlplane.kubelet import kubelet as kubelet_module
+    from cluster.controlplane.kubelet.admission import AdmittedView, view_key
+
+    sim, kube = lab
+    checked: list[str] = []
+    original = kubelet_module.Kubelet.admission_view
+
+    def checking(self: Any, asking: Any, node: dict[str, Any]) -> None:
+        original(self, asking, node)
+        walked = [w.spec_pod for w in self.workers.values() if w is not asking and w.counts_against_node]
+        walked += [
+            p
+            for key, p in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node)
+            if key not in self.workers and kubelet_module._started(p)
+        ]
+        fresh = AdmittedView().update(node, walked)
+        info = self.admitted_view.info
+        assert sorted(self.admitted_view._pods) == sorted(view_key(p) for p in walked)
+        assert (info.requested.milli_cpu, info.requested.memory, len(info.pods)) == (
+            fresh.requested.milli_cpu,
+            fresh.requested.memory,
+            len(fresh.pods),
+        )
+        checked.append(asking.key)
+
+    monkeypatch.setattr(kubelet_module.Kubelet, "admission_view", checking)
+
+    def cpu(n: str) -> list[dict[str, Any]]:
+        return [{"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": n}}}]
+
+    run_pod(kube, "a", cpu("1"))
+    run_pod(kube, "b", cpu("1"))
+    done = [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "1"}}}]
+    run_pod(kube, "done", done, restartPolicy="Never")  # finishes and is torn down, but stays
+    sim.advance(30)
+    assert get_pod(kube, "done")["status"]["phase"] == "Succeeded"
+    kube.delete(PODS, "default", "a")
+    sim.advance(60)
+    run_pod(kube, "c", cpu("5"))
+    run_pod(kube, "d", cpu("1"))
+    sim.advance(1)
+    assert get_pod(kube, "c")["status"]["reason"] == "OutOfcpu"
+    assert get_pod(kube, "d")["status"]["phase"] == "Running"
+    run_pod(kube, "g", cpu("2"))
+    sim.advance(1)
+    assert get_pod(kube, "g")["status"]["phase"] == "Running"
+    kube.delete(PODS, "default", "g", grace_period=0)  # force-deleted: its worker goes without a teardown
+    sim.advance(1)
+    run_pod(kube, "h", cpu("1"))
+    sim.advance(1)
+    assert get_pod(kube, "h")["status"]["phase"] == "Running"
+
+    # A restarted kubelet meets "aa" before it has adopted b, d and h (pods sync in name order),
+    # so admission must count them from their status: 3 of 4 CPUs are taken.
+    run_pod(kube, "aa", cpu("2"))
+    fresh_sim = ClusterSim(sim.cluster, ("kubelet",))
+    fresh_sim.run_until_idle()
+    aa = get_pod(kube, "aa")["status"]
+    assert aa["reason"] == "OutOfcpu" and "used: 3000, capacity: 4000" in aa["message"]
+    run_pod(kube, "e", cpu("1"))
+    fresh_sim.advance(1)
+    run_pod(kube, "f", cpu("1"))
+    fresh_sim.advance(1)
+    assert get_pod(kube, "e")["status"]["phase"] == "Running"
+    f = get_pod(kube, "f")["status"]
+    assert f["reason"] == "OutOfcpu" and "used: 4000, capacity: 4000" in f["message"]
+    assert {"default/aa", "default/d", "default/e", "default/f", "default/h"} <= set(checked)

@@ -74,31 +74,46 @@ class AdmittedView:
         self.admitting: dict[str, PodInfo] = {}
 
     def update(self, node: dict[str, Any], running: Iterable[dict[str, Any]]) -> NodeInfo:
+        """The view of exactly ``running``: whatever left is removed, whatever is new is added."""
+        wanted = {view_key(other): other for other in running}
+        gone = [k for k in self._pods if k not in wanted]
+        return self.apply(node, {k: p for k, p in wanted.items() if k not in self._pods}, gone)
+
+    def apply(self, node: dict[str, Any], added: dict[str, dict[str, Any]], removed: Iterable[str]) -> NodeInfo:
+        """The view changed by difference: the caller knows which pods (by :func:`view_key`)
+        joined the running set and which left it since it last asked."""
         if self.info.node is not node:
             self.info.set_node(node)
-        wanted: dict[str, dict[str, Any]] = {}
-        for other in running:
-            meta = other.get("metadata") or {}
-            key = meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-            wanted[key] = other
-        for key in [k for k in self._pods if k not in wanted]:
-            self.info.remove_pod(key)
-            del self._pods[key]
+        for key in removed:
+            if self._pods.pop(key, None) is not None:
+                self.info.remove_pod(key)
         admitting = self.admitting
-        for key, other in wanted.items():
-            if key not in self._pods:
-                pi = admitting.pop(key, None)
-                if pi is None or not _same_pod(pi.pod, other):
-                    pi = PodInfo(other)
-                elif pi.pod is not other:
-                    # Hold the cached pod, not the one admitted, which would otherwise stay alive.
-                    pi.pod = other
-                    pi.start_time = parse_time((other.get("status") or {}).get("startTime"))
-                self.info.add_pod(pi)
-                self._pods[key] = str((other.get("metadata") or {}).get("resourceVersion", ""))
-        if len(admitting) > len(wanted) + 64:
+        for key, other in added.items():
+            if key in self._pods:
+                continue
+            pi = admitting.pop(key, None)
+            if pi is None or not _same_pod(pi.pod, other):
+                pi = PodInfo(other)
+            elif pi.pod is not other:
+                # Hold the cached pod, not the one admitted, which would otherwise stay alive.
+                pi.pod = other
+                pi.start_time = parse_time((other.get("status") or {}).get("startTime"))
+            self.info.add_pod(pi)
+            self._pods[key] = str((other.get("metadata") or {}).get("resourceVersion", ""))
+        if len(admitting) > len(self._pods) + 64:
             admitting.clear()
         return self.info
+
+    def refresh_node(self, node: dict[str, Any]) -> NodeInfo:
+        if self.info.node is not node:
+            self.info.set_node(node)
+        return self.info
+
+
+def view_key(pod: dict[str, Any]) -> str:
+    """How the view (and its PodInfos) name a pod: its uid, or namespace/name before it has one."""
+    meta = pod.get("metadata") or {}
+    return meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def _same_pod(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -116,14 +131,19 @@ def _same_pod(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def admit(
-    pod: dict[str, Any], node: dict[str, Any], running: Iterable[dict[str, Any]], view: AdmittedView | None = None
+    pod: dict[str, Any],
+    node: dict[str, Any],
+    running: Iterable[dict[str, Any]] | None,
+    view: AdmittedView | None = None,
 ) -> AdmitResult:
-    """Whether ``pod`` may run on ``node`` next to the pods the kubelet already admitted."""
+    """Whether ``pod`` may run on ``node`` next to the pods the kubelet already admitted.
+
+    ``running`` None: ``view`` already holds them (the kubelet keeps it up to date by difference).
+    """
     view = view or AdmittedView()
-    info = view.update(node, running)
+    info = view.update(node, running) if running is not None else view.refresh_node(node)
     pi = PodInfo(pod)
-    meta = pod.get("metadata") or {}
-    view.admitting[meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = pi
+    view.admitting[view_key(pod)] = pi
     missing = _insufficient(pi, info)
     if missing is not None:
         name, requested, used, capacity = missing

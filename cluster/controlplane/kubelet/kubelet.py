@@ -22,7 +22,7 @@ from cluster.api.errors import StatusError
 from cluster.controlplane.controller import Context, Controller
 from cluster.controlplane.informer import object_key
 from cluster.controlplane.kubelet import cni, heartbeat, images, static_pods, volumes
-from cluster.controlplane.kubelet.admission import AdmittedView
+from cluster.controlplane.kubelet.admission import AdmittedView, view_key
 from cluster.controlplane.kubelet.podworker import EPS, PodWorker
 from cluster.controlplane.kubelet.static_pods import StaticPod
 from cluster.jsonutil import clone
@@ -126,6 +126,13 @@ class Kubelet(Controller):
         self.static: dict[str, StaticPod] = {}
         self.static_loaded = False
         self.admitted_view = AdmittedView()
+        # Admission's running set, kept as workers change (see running_changed), and how far the
+        # admitted view has caught up with it: pod key -> its key in the view, and keys changed since.
+        self.running: dict[str, PodWorker] = {}
+        self._view_keys: dict[str, str] = {}
+        self._view_changed: set[str] = set()
+        # Started pods no worker holds (after a restart): until a walk finds none, admission walks.
+        self._strays_possible = True
         self._ip_owners: dict[int, str] | None = None  # host-local's reservations: address -> pod key
         self._ip_range = ""
         super().__init__(ctx)
@@ -218,21 +225,74 @@ class Kubelet(Controller):
     def event(self, obj: dict[str, Any], etype: str, reason: str, message: str) -> None:
         self.ctx.event(self.identity, obj, etype, reason, message, host=self.node)
 
-    def admitted_pods(self, asking: PodWorker) -> list[dict[str, Any]]:
-        """The pods this node already runs, for admission: its workers', and (after a restart)
-        the pods whose status says a kubelet started them and that no worker holds yet."""
-        out = [
-            w.spec_pod
-            for w in self.workers.values()
-            if w is not asking and w.admitted and w.torn_down_at is None and w.rejection is None
-        ]
+    def _running_pods(self, asking: PodWorker) -> list[tuple[str, dict[str, Any]]]:
+        """(pod key, pod) of the pods this node already runs, for admission: its workers', and
+        (after a restart) the pods whose status says a kubelet started them and that no worker
+        holds yet. Notes whether it found any of those."""
+        out = [(key, w.spec_pod) for key, w in self.workers.items() if w is not asking and w.counts_against_node]
+        strays = False
         for key, pod in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node):
-            st = pod.get("status") or {}
-            if key in self.workers:
-                continue
-            if st.get("startTime") and st.get("phase") not in ("Succeeded", "Failed"):
-                out.append(pod)
+            if key not in self.workers and _started(pod):
+                out.append((key, pod))
+                strays = True
+        self._strays_possible = strays
         return out
+
+    def running_changed(self, worker: PodWorker) -> None:
+        """A worker's pod started or stopped counting against the node (admitted, rejected, torn down)."""
+        key = worker.key
+        if worker.counts_against_node:
+            if self.running.get(key) is worker:
+                return
+            self.running[key] = worker
+        elif self.running.get(key) is worker:
+            del self.running[key]
+        else:
+            return
+        self._view_changed.add(key)
+
+    def release(self, worker: PodWorker) -> None:
+        """A worker is dropped (its pod is gone, moved, or came back with another uid)."""
+        if self.running.get(worker.key) is worker:
+            del self.running[worker.key]
+            self._view_changed.add(worker.key)
+
+    def admission_view(self, asking: PodWorker, node: dict[str, Any]) -> None:
+        """Bring the admitted view up to date for ``asking``'s admission.
+
+        By difference from the pods that started or stopped counting since the last admission
+        (a walk of every pod on the node per admission cost more than admitting at 100 pods a
+        node); a full walk while pods no worker holds may still run here (after a restart, or
+        when the informer shows one), which also finds when there are none left.
+        """
+        view = self.admitted_view
+        if self._strays_possible:
+            running = self._running_pods(asking)
+            self.running = {key: w for key, w in self.workers.items() if w.counts_against_node}
+            view.update(node, [pod for _key, pod in running])
+            self._view_keys = {key: view_key(pod) for key, pod in running}
+            self._view_changed = {asking.key} if asking.key in self.running else set()
+            return
+        added: dict[str, dict[str, Any]] = {}
+        removed: list[str] = []
+        later: set[str] = set()
+        for key in sorted(self._view_changed):
+            worker = self.running.get(key)
+            old = self._view_keys.pop(key, None)
+            if worker is asking:
+                later.add(key)
+                worker = None
+            if worker is None:
+                if old is not None:
+                    removed.append(old)
+                continue
+            new = view_key(worker.spec_pod)
+            if old is not None and old != new:
+                removed.append(old)
+            added[new] = worker.spec_pod
+            self._view_keys[key] = new
+        self._view_changed = later
+        view.apply(node, added, removed)
 
     def _ip_holders(self) -> Iterator[tuple[str, str]]:
         """(address, pod key) for each address a live pod here holds: its worker's sandbox, or,
@@ -337,6 +397,8 @@ class Kubelet(Controller):
             key = object_key(obj)
             if (obj.get("spec") or {}).get("nodeName") == self.node:
                 self._check_ip_reservations(key, etype, obj)
+                if key not in self.workers and (_started(obj) or key in self._view_keys):
+                    self._strays_possible = True
             if etype == "MODIFIED" and new is not None:
                 worker = self.workers.get(key)
                 if worker is not None and worker.written_rv == new["metadata"].get("resourceVersion"):
@@ -409,11 +471,13 @@ class Kubelet(Controller):
         if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node:
             if worker is not None:
                 worker.forget()
+                self.release(worker)
                 del self.workers[key]
             return None
         uid = pod["metadata"].get("uid", "")
         if worker is not None and worker.uid != uid:
             worker.forget()
+            self.release(worker)
             worker = None
         if worker is None:
             phase = (pod.get("status") or {}).get("phase")
@@ -463,6 +527,8 @@ class Kubelet(Controller):
                 mirror = None
         worker = self.workers.get(key)
         if worker is None or worker.static is None:
+            if worker is not None:
+                self.release(worker)
             worker = PodWorker(self, static.hash, key, static=static)
             if mirror is not None:
                 worker.adopt(mirror, now)
@@ -551,3 +617,9 @@ class Kubelet(Controller):
             "kubelet",
             "kube-apiserver",
         )
+
+
+def _started(pod: dict[str, Any]) -> bool:
+    """A kubelet started it (its status says so) and it has not finished."""
+    st = pod.get("status") or {}
+    return bool(st.get("startTime")) and st.get("phase") not in ("Succeeded", "Failed")

@@ -109,8 +109,10 @@ class PodWorker:
         self.written_rv: str | None = None  # the resourceVersion of this worker's last status write
         self.spec_pod: dict[str, Any] = {}
         self.seen_at: float | None = None
-        self.admitted = False
-        self.rejection: admission.AdmitResult | None = None
+        # Admission counts the pod against the node while admitted and neither rejected nor torn
+        # down; the kubelet keeps that set as these change (the properties below tell it).
+        self._admitted = False
+        self._rejection: admission.AdmitResult | None = None
         self.start_time: float | None = None
         self.qos = qos.BEST_EFFORT
         self.cgroup = ""
@@ -130,11 +132,43 @@ class PodWorker:
         self.stop_reason: str | None = None  # "deleted", "terminal", "deadline"
         self.stop_started: float | None = None
         self.deletion_seen: float | None = None
-        self.torn_down_at: float | None = None
+        self._torn_down_at: float | None = None
         self.deleted = False
         self.reason = ""
         self.message = ""
         self.now = 0.0
+
+    # ------------------------------------------------------------------ admission's running set
+    @property
+    def admitted(self) -> bool:
+        return self._admitted
+
+    @admitted.setter
+    def admitted(self, value: bool) -> None:
+        self._admitted = value
+        self.kl.running_changed(self)
+
+    @property
+    def rejection(self) -> admission.AdmitResult | None:
+        return self._rejection
+
+    @rejection.setter
+    def rejection(self, value: admission.AdmitResult | None) -> None:
+        self._rejection = value
+        self.kl.running_changed(self)
+
+    @property
+    def torn_down_at(self) -> float | None:
+        return self._torn_down_at
+
+    @torn_down_at.setter
+    def torn_down_at(self, value: float | None) -> None:
+        self._torn_down_at = value
+        self.kl.running_changed(self)
+
+    @property
+    def counts_against_node(self) -> bool:
+        return self._admitted and self._rejection is None and self._torn_down_at is None
 
     # ------------------------------------------------------------------ identity
     @property
@@ -370,12 +404,11 @@ class PodWorker:
     # ------------------------------------------------------------------ admission and setup
     def _admit(self, t: float) -> None:
         node = self.kl.node_object()
-        running = self.kl.admitted_pods(self)
-        result = (
-            admission.admit(self.spec_pod, node, running, self.kl.admitted_view)
-            if node
-            else admission.AdmitResult(True)
-        )
+        if node:
+            self.kl.admission_view(self, node)
+            result = admission.admit(self.spec_pod, node, None, self.kl.admitted_view)
+        else:
+            result = admission.AdmitResult(True)
         if not result.admit:
             self.rejection = result
             self.reason, self.message = result.reason, f"Pod was rejected: {result.message}"
