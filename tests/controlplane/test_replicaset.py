@@ -391,3 +391,35 @@ def test_status_counts_fully_labeled_ready_and_available_pods() -> None:
     }
     slow = {"spec": {"replicas": 3, "template": template, "minReadySeconds": 30}}
     assert rsc.replica_set_status(slow, pods, now, "", None)["availableReplicas"] == 1
+
+
+def test_remembered_pod_facts_follow_the_pods_and_the_template(kcm: tuple[ClusterSim, ApiServer]) -> None:
+    """A sync reuses what it learnt of a pod object it saw before; a pod that changed, or a
+    template whose labels changed, must be looked at afresh (fullyLabeledReplicas, readiness)."""
+    sim, kube = kcm
+    create(kube, "apps", "ReplicaSet", replicaset("facts", 3))
+    sim.run_until_idle()
+    status = get(kube, "apps", "ReplicaSet", NS, "facts")["status"]
+    assert (status.get("fullyLabeledReplicas"), status.get("readyReplicas")) == (3, None)
+    for pod in pods(kube):
+        mark_running(kube, pod)
+    sim.run_until_idle()
+    status = get(kube, "apps", "ReplicaSet", NS, "facts")["status"]
+    assert (status.get("fullyLabeledReplicas"), status.get("readyReplicas")) == (3, 3)
+    # A template label the pods lack: none is fully labeled any more, though all still match.
+    rs_res = registry.by_kind("apps", "ReplicaSet")
+    assert rs_res is not None
+    kube.patch(
+        rs_res,
+        NS,
+        "facts",
+        "application/merge-patch+json",
+        {"spec": {"template": {"metadata": {"labels": {"app": "facts", "tier": "web"}}}}},
+    )
+    sim.run_until_idle()
+    status = get(kube, "apps", "ReplicaSet", NS, "facts")["status"]
+    assert (status.get("fullyLabeledReplicas"), status.get("readyReplicas"), status["replicas"]) == (None, 3, 3)
+    # One pod not ready any more: counted afresh.
+    mark_running(kube, pods(kube)[0], ready=False)
+    sim.run_until_idle()
+    assert get(kube, "apps", "ReplicaSet", NS, "facts")["status"].get("readyReplicas") == 2

@@ -13,7 +13,7 @@ import json
 import math
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils.translation import gettext_noop
 
@@ -534,16 +534,27 @@ def rank_pods_for_deletion(
 
 # ----------------------------------------------------------------------------- the controller
 def replica_set_status(
-    rs: dict[str, Any], pods: list[dict[str, Any]], now: float, stamp: str, error: str | None
+    rs: dict[str, Any],
+    pods: list[dict[str, Any]],
+    now: float,
+    stamp: str,
+    error: str | None,
+    facts: list[PodFacts] | None = None,
 ) -> dict[str, Any]:
-    """calculateReplicaSetStatus, as the JSON the API server stores (zero counts omitted as omitempty does)."""
+    """calculateReplicaSetStatus, as the JSON the API server stores (zero counts omitted as omitempty does).
+
+    ``facts``: what the controller already knows of each of ``pods`` (in the same order).
+    """
     spec = rs.get("spec") or {}
     old = rs.get("status") or {}
-    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
-    wanted = template_labels.items()
-    fully = sum(1 for p in pods if wanted <= labels_of(p).items())
-    ready = [p for p in pods if is_pod_ready(p)]
+    if facts is not None:
+        fully = sum(1 for f in facts if f.fully)
+        ready = [f.pod for f in facts if f.ready]
+    else:
+        wanted = template_labels_of(rs).items()
+        fully = sum(1 for p in pods if wanted <= labels_of(p).items())
+        ready = [p for p in pods if is_pod_ready(p)]
     # With no minReadySeconds, available is ready (this runs over every pod at every sync).
     available = sum(1 for p in ready if is_pod_available(p, min_ready, now)) if min_ready else len(ready)
     conditions = [c for c in old.get("conditions") or []]
@@ -576,6 +587,25 @@ def replica_set_status(
     return status
 
 
+def template_labels_of(rs: dict[str, Any]) -> dict[str, str]:
+    return (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+
+class PodFacts(NamedTuple):
+    """What a ReplicaSet's sync asks of one cached pod. A cached pod is never changed (an update
+    brings a new object), so the answers hold for as long as the sync sees the same object."""
+
+    pod: dict[str, Any]
+    active: bool
+    ours: bool
+    """Controlled by this ReplicaSet and matching its selector: claiming keeps it as it is."""
+    theirs: bool
+    """Controlled by another owner: claiming leaves it alone."""
+    ready: bool
+    fully: bool
+    """Carries every label of the ReplicaSet's template (``fullyLabeledReplicas``)."""
+
+
 class ReplicaSetController(Controller):
     """Keeps the number of active pods matching each ReplicaSet's selector at spec.replicas."""
 
@@ -586,6 +616,10 @@ class ReplicaSetController(Controller):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.expectations = Expectations()
+        # Per ReplicaSet: what its last sync learnt of each pod, by the pod object's identity, and
+        # what those answers depended on (uid, selector, template labels). A sync walks every pod
+        # in the namespace, every pod several tests; at 10,000 pods most have not changed since.
+        self._facts: dict[str, tuple[tuple[Any, ...], dict[int, PodFacts]]] = {}
 
     # ------------------------------------------------------------------ event handlers
     def on_event(
@@ -665,29 +699,35 @@ class ReplicaSetController(Controller):
         rs = self.ctx.lister("apps", "ReplicaSet").by_key(key)
         if rs is None:
             self.expectations.forget(key)
+            self._facts.pop(key, None)
             return None
         now = now_epoch(self.ctx)
         needs_sync = self.expectations.satisfied(key, self.ctx.now())
-        namespace = rs["metadata"]["namespace"]
         spec = rs.get("spec") or {}
         selector = spec.get("selector")
-        pods = [p for p in self.ctx.lister("", "Pod").list(namespace) if is_pod_active(p)]
-        pods = claim(
-            self.ctx,
-            COMPONENT,
-            "replicaset",
-            rs,
-            "",
-            "Pod",
-            pods,
-            lambda p: not selector_is_empty(selector) and match_label_selector(selector, labels_of(p)),
-        )
+
+        def match(p: dict[str, Any]) -> bool:
+            return not selector_is_empty(selector) and match_label_selector(selector, labels_of(p))
+
+        facts = [f for f in self._pod_facts(key, rs, match) if f.active]
+        # Pods it already controls and that match are claimed as they are, and another owner's are
+        # left alone; only the rest (orphans to adopt, pods to release) need ControllerRefManager.
+        others = [f.pod for f in facts if not f.ours and not f.theirs]
+        claimed = claim(self.ctx, COMPONENT, "replicaset", rs, "", "Pod", others, match) if others else []
+        # An adopted pod comes back as the patched object (its labels and status as they were).
+        by_key = {object_key(p): p for p in claimed}
+        facts = [
+            f if f.ours else f._replace(pod=by_key[object_key(f.pod)], ours=True)
+            for f in facts
+            if f.ours or (not f.theirs and object_key(f.pod) in by_key)
+        ]
+        pods = [f.pod for f in facts]
         error: str | None = None
         if needs_sync and not is_terminating(rs):
             error = self._manage(key, rs, pods, now)
         elif not needs_sync:
             self.ctx.trace(COMPONENT, "replicaset", "kcm.replicaset.expectations", _ids(rs), [_ref(rs)])
-        updated = self._write_status(rs, pods, now, error)
+        updated = self._write_status(rs, pods, now, error, facts)
         if error is not None:
             raise StatusError(500, "InternalError", error)
         status = updated.get("status") or {}
@@ -792,11 +832,42 @@ class ReplicaSetController(Controller):
         uids = {s["metadata"]["uid"] for s in sets}
         return [p for p in self.ctx.lister("", "Pod").list(namespace) if (controller_of(p) or {}).get("uid") in uids]
 
+    def _pod_facts(self, key: str, rs: dict[str, Any], match: Callable[[dict[str, Any]], bool]) -> list[PodFacts]:
+        """:class:`PodFacts` of every pod in the ReplicaSet's namespace, in the lister's order;
+        remembered for the pod objects the next sync sees again."""
+        uid = rs["metadata"].get("uid")
+        labels = template_labels_of(rs)
+        depends = (uid, (rs.get("spec") or {}).get("selector"), labels)
+        found = self._facts.get(key)
+        known = found[1] if found is not None and found[0] == depends else {}
+        wanted = labels.items()
+        out: list[PodFacts] = []
+        for pod in self.ctx.lister("", "Pod").list(rs["metadata"]["namespace"]):
+            f = known.get(id(pod))
+            if f is None or f.pod is not pod:
+                ref = controller_of(pod)
+                f = PodFacts(
+                    pod,
+                    is_pod_active(pod),
+                    ref is not None and ref.get("uid") == uid and match(pod),
+                    ref is not None and ref.get("uid") != uid,
+                    is_pod_ready(pod),
+                    wanted <= labels_of(pod).items(),
+                )
+            out.append(f)
+        self._facts[key] = (depends, {id(f.pod): f for f in out})
+        return out
+
     def _write_status(
-        self, rs: dict[str, Any], pods: list[dict[str, Any]], now: float, error: str | None
+        self,
+        rs: dict[str, Any],
+        pods: list[dict[str, Any]],
+        now: float,
+        error: str | None,
+        facts: list[PodFacts] | None = None,
     ) -> dict[str, Any]:
         """updateReplicaSetStatus: write only when a count, a condition or observedGeneration changed."""
-        status = replica_set_status(rs, pods, now, self.ctx.timestamp(), error)
+        status = replica_set_status(rs, pods, now, self.ctx.timestamp(), error, facts)
         generation = rs["metadata"].get("generation", 1)
         if status == (rs.get("status") or {}) and status.get("observedGeneration") == generation:
             return rs
