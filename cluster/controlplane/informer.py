@@ -105,11 +105,21 @@ class Lister:
         return list((self._store.indexes[field].get(value) or {}).items())
 
     def list(self, namespace: str | None = None, selector: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if namespace is not None:
+            # One namespace's keys are "<namespace>/<name>" (a name has no "/"), so their own
+            # order is name order: sorted without a key function, which a 10,000-pod list felt.
+            prefix = namespace + "/"
+            pairs = [
+                (key, obj)
+                for key, obj in self._cache.items()
+                if key.startswith(prefix)
+                and (selector is None or match_label_selector(selector, obj["metadata"].get("labels") or {}))
+            ]
+            pairs.sort()  # keys are unique: the objects themselves are never compared
+            return [obj for _key, obj in pairs]
         out = []
         for obj in self._cache.values():
             meta = obj["metadata"]
-            if namespace is not None and meta.get("namespace") != namespace:
-                continue
             if selector is not None and not match_label_selector(selector, meta.get("labels") or {}):
                 continue
             out.append(obj)
