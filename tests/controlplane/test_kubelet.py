@@ -1091,3 +1091,28 @@ def test_the_admitted_view_kept_by_difference_matches_a_walk_of_the_node(
     f = get_pod(kube, "f")["status"]
     assert f["reason"] == "OutOfcpu" and "used: 4000, capacity: 4000" in f["message"]
     assert {"default/aa", "default/d", "default/e", "default/f", "default/h"} <= set(checked)
+
+
+def test_a_worker_whose_pod_came_back_finished_under_a_new_uid_is_dropped(lab: tuple[ClusterSim, ApiServer]) -> None:
+    """A pod force-deleted and made again under its name, already Failed, before the kubelet
+    looked: the old pod's worker goes (it held 3 of the node's 4 CPUs) and nothing takes its place."""
+    from cluster.controlplane.kubelet.kubelet import Kubelet
+
+    sim, kube = lab
+    big = [{"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": "3"}}}]
+    run_pod(kube, "x", big)
+    sim.advance(1)
+    kubelet = next(c for c in sim.node_agents["worker-1"]["kubelet"] if isinstance(c, Kubelet))
+    old_uid = kubelet.workers["default/x"].uid
+    kube.delete(PODS, "default", "x", grace_period=0)
+    run_pod(kube, "x", big)
+    kube.patch(
+        PODS, "default", "x", "application/merge-patch+json", {"status": {"phase": "Failed"}}, subresource="status"
+    )
+    sim.advance(1)
+    assert get_pod(kube, "x")["metadata"]["uid"] != old_uid
+    assert "default/x" not in kubelet.workers
+    run_pod(kube, "y", big)
+    kubelet._strays_possible = True  # a walk of the node must not find the old worker either
+    sim.advance(10)
+    assert get_pod(kube, "y")["status"]["phase"] == "Running"

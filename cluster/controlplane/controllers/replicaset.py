@@ -592,15 +592,11 @@ def template_labels_of(rs: dict[str, Any]) -> dict[str, str]:
 
 
 class PodFacts(NamedTuple):
-    """What a ReplicaSet's sync asks of one cached pod. A cached pod is never changed (an update
-    brings a new object), so the answers hold for as long as the sync sees the same object."""
+    """What a ReplicaSet's sync asks of one active pod it controls or might adopt or release."""
 
     pod: dict[str, Any]
-    active: bool
     ours: bool
     """Controlled by this ReplicaSet and matching its selector: claiming keeps it as it is."""
-    theirs: bool
-    """Controlled by another owner: claiming leaves it alone."""
     ready: bool
     fully: bool
     """Carries every label of the ReplicaSet's template (``fullyLabeledReplicas``)."""
@@ -616,10 +612,10 @@ class ReplicaSetController(Controller):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.expectations = Expectations()
-        # Per ReplicaSet: what its last sync learnt of each pod, by the pod object's identity, and
-        # what those answers depended on (uid, selector, template labels). A sync walks every pod
-        # in the namespace, every pod several tests; at 10,000 pods most have not changed since.
-        self._facts: dict[str, tuple[tuple[Any, ...], dict[int, PodFacts]]] = {}
+        # Per ReplicaSet: the pods its last sync found it controls (by key: the resourceVersion
+        # seen, ready, fully labeled), and what those answers depended on (uid, selector, template
+        # labels). A sync walks every pod in the namespace; at 10,000 pods most have not changed.
+        self._facts: dict[str, tuple[tuple[Any, ...], dict[str, tuple[str, bool, bool]]]] = {}
 
     # ------------------------------------------------------------------ event handlers
     def on_event(
@@ -709,18 +705,20 @@ class ReplicaSetController(Controller):
         def match(p: dict[str, Any]) -> bool:
             return not selector_is_empty(selector) and match_label_selector(selector, labels_of(p))
 
-        facts = [f for f in self._pod_facts(key, rs, match) if f.active]
-        # Pods it already controls and that match are claimed as they are, and another owner's are
-        # left alone; only the rest (orphans to adopt, pods to release) need ControllerRefManager.
-        others = [f.pod for f in facts if not f.ours and not f.theirs]
-        claimed = claim(self.ctx, COMPONENT, "replicaset", rs, "", "Pod", others, match) if others else []
-        # An adopted pod comes back as the patched object (its labels and status as they were).
-        by_key = {object_key(p): p for p in claimed}
-        facts = [
-            f if f.ours else f._replace(pod=by_key[object_key(f.pod)], ours=True)
-            for f in facts
-            if f.ours or (not f.theirs and object_key(f.pod) in by_key)
-        ]
+        facts = self._pod_facts(key, rs, match)
+        # Pods it already controls and that match are claimed as they are; only the rest (orphans
+        # to adopt, pods to release) need ControllerRefManager.
+        others = [f.pod for f in facts if not f.ours]
+        if others:
+            claimed = claim(self.ctx, COMPONENT, "replicaset", rs, "", "Pod", others, match)
+            # An adopted pod comes back as the object the patch returned.
+            by_key = {object_key(p): p for p in claimed}
+            wanted = template_labels_of(rs).items()
+            facts = [
+                f if f.ours else PodFacts(p, True, is_pod_ready(p), wanted <= labels_of(p).items())
+                for f in facts
+                if f.ours or (p := by_key.get(object_key(f.pod))) is not None
+            ]
         pods = [f.pod for f in facts]
         error: str | None = None
         if needs_sync and not is_terminating(rs):
@@ -833,29 +831,34 @@ class ReplicaSetController(Controller):
         return [p for p in self.ctx.lister("", "Pod").list(namespace) if (controller_of(p) or {}).get("uid") in uids]
 
     def _pod_facts(self, key: str, rs: dict[str, Any], match: Callable[[dict[str, Any]], bool]) -> list[PodFacts]:
-        """:class:`PodFacts` of every pod in the ReplicaSet's namespace, in the lister's order;
-        remembered for the pod objects the next sync sees again."""
+        """:class:`PodFacts` of the active pods in the ReplicaSet's namespace that another owner
+        does not control, in the lister's order. What it learns of the pods this set controls is
+        remembered by key and resourceVersion (a pod at one version never changes)."""
         uid = rs["metadata"].get("uid")
         labels = template_labels_of(rs)
         depends = (uid, (rs.get("spec") or {}).get("selector"), labels)
         found = self._facts.get(key)
         known = found[1] if found is not None and found[0] == depends else {}
+        remembered: dict[str, tuple[str, bool, bool]] = {}
         wanted = labels.items()
         out: list[PodFacts] = []
         for pod in self.ctx.lister("", "Pod").list(rs["metadata"]["namespace"]):
-            f = known.get(id(pod))
-            if f is None or f.pod is not pod:
-                ref = controller_of(pod)
-                f = PodFacts(
-                    pod,
-                    is_pod_active(pod),
-                    ref is not None and ref.get("uid") == uid and match(pod),
-                    ref is not None and ref.get("uid") != uid,
-                    is_pod_ready(pod),
-                    wanted <= labels_of(pod).items(),
-                )
+            meta = pod["metadata"]
+            pod_key = f"{meta.get('namespace')}/{meta['name']}"
+            rv = meta.get("resourceVersion") or ""
+            hit = known.get(pod_key)
+            if hit is not None and hit[0] == rv:
+                out.append(PodFacts(pod, True, hit[1], hit[2]))
+                remembered[pod_key] = hit
+                continue
+            ref = controller_of(pod)
+            if (ref is not None and ref.get("uid") != uid) or not is_pod_active(pod):
+                continue
+            f = PodFacts(pod, ref is not None and match(pod), is_pod_ready(pod), wanted <= labels_of(pod).items())
+            if f.ours:
+                remembered[pod_key] = (rv, f.ready, f.fully)
             out.append(f)
-        self._facts[key] = (depends, {id(f.pod): f for f in out})
+        self._facts[key] = (depends, remembered)
         return out
 
     def _write_status(

@@ -478,6 +478,7 @@ class Kubelet(Controller):
         if worker is not None and worker.uid != uid:
             worker.forget()
             self.release(worker)
+            del self.workers[key]
             worker = None
         if worker is None:
             phase = (pod.get("status") or {}).get("phase")
