@@ -138,6 +138,7 @@ class Informers:
         self.cluster = cluster
         self.cursor = 0
         self._caches: dict[GK, Store] = {}
+        self._listers: dict[GK, Lister] = {}  # a store's dict is never replaced, so neither is its lister
         self._handlers: dict[GK, list[Handler]] = defaultdict(list)
         self._selected: dict[GK, dict[str, dict[str, list[Handler]]]] = defaultdict(dict)
         self.synced = False
@@ -146,7 +147,10 @@ class Informers:
     def lister(self, group: str, kind: str) -> Lister:
         if (group, kind) in UNINFORMED:
             raise LookupError(f"{kind} objects are not cached by the informers; read them through the API")
-        return Lister(self._store((group, kind)))
+        lister = self._listers.get((group, kind))
+        if lister is None:
+            lister = self._listers[(group, kind)] = Lister(self._store((group, kind)))
+        return lister
 
     def _store(self, gk: GK) -> Store:
         store = self._caches.get(gk)

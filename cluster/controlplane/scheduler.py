@@ -273,9 +273,10 @@ class KubeScheduler(Controller):
         node = decision.selected_node
         assert node is not None
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        totals = sorted(decision.total_scores.items(), key=lambda kv: -kv[1])
-        best = dict(totals).get(node, 0)
-        runner = next(((n, s) for n, s in totals if n != node), None)
+        totals = decision.total_scores
+        best = totals.get(node, 0)
+        # The best of the others, the first in node order on a tie (as a stable sort would give).
+        runner = max(((n, s) for n, s in totals.items() if n != node), key=lambda kv: kv[1], default=None)
         self.ctx.trace(
             COMPONENT,
             "score",
