@@ -843,9 +843,8 @@ class ReplicaSetController(Controller):
         wanted = labels.items()
         out: list[PodFacts] = []
         for pod in self.ctx.lister("", "Pod").list(rs["metadata"]["namespace"]):
-            meta = pod["metadata"]
-            pod_key = f"{meta.get('namespace')}/{meta['name']}"
-            rv = meta.get("resourceVersion") or ""
+            pod_key = object_key(pod)
+            rv = pod["metadata"].get("resourceVersion") or ""
             hit = known.get(pod_key)
             if hit is not None and hit[0] == rv:
                 out.append(PodFacts(pod, True, hit[1], hit[2]))

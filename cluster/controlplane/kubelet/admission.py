@@ -82,8 +82,7 @@ class AdmittedView:
     def apply(self, node: dict[str, Any], added: dict[str, dict[str, Any]], removed: Iterable[str]) -> NodeInfo:
         """The view changed by difference: the caller knows which pods (by :func:`view_key`)
         joined the running set and which left it since it last asked."""
-        if self.info.node is not node:
-            self.info.set_node(node)
+        self.refresh_node(node)
         for key in removed:
             if self._pods.pop(key, None) is not None:
                 self.info.remove_pod(key)

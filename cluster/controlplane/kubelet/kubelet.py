@@ -226,10 +226,11 @@ class Kubelet(Controller):
         self.ctx.event(self.identity, obj, etype, reason, message, host=self.node)
 
     def _running_pods(self, asking: PodWorker) -> list[tuple[str, dict[str, Any]]]:
-        """(pod key, pod) of the pods this node already runs, for admission: its workers', and
-        (after a restart) the pods whose status says a kubelet started them and that no worker
-        holds yet. Notes whether it found any of those."""
-        out = [(key, w.spec_pod) for key, w in self.workers.items() if w is not asking and w.counts_against_node]
+        """(pod key, pod) of the pods this node already runs, for admission: its workers' (kept
+        afresh in ``running``), and (after a restart) the pods whose status says a kubelet started
+        them and that no worker holds yet. Notes whether it found any of those."""
+        self.running = {key: w for key, w in self.workers.items() if w.counts_against_node}
+        out = [(key, w.spec_pod) for key, w in self.running.items() if w is not asking]
         strays = False
         for key, pod in self.ctx.lister("", "Pod").by_field_items("spec.nodeName", self.node):
             if key not in self.workers and _started(pod):
@@ -268,20 +269,16 @@ class Kubelet(Controller):
         view = self.admitted_view
         if self._strays_possible:
             running = self._running_pods(asking)
-            self.running = {key: w for key, w in self.workers.items() if w.counts_against_node}
             view.update(node, [pod for _key, pod in running])
             self._view_keys = {key: view_key(pod) for key, pod in running}
-            self._view_changed = {asking.key} if asking.key in self.running else set()
+            self._view_changed = set()
             return
+        # ``asking`` is not among them: a worker counts only once admitted.
         added: dict[str, dict[str, Any]] = {}
         removed: list[str] = []
-        later: set[str] = set()
         for key in sorted(self._view_changed):
             worker = self.running.get(key)
             old = self._view_keys.pop(key, None)
-            if worker is asking:
-                later.add(key)
-                worker = None
             if worker is None:
                 if old is not None:
                     removed.append(old)
@@ -291,7 +288,7 @@ class Kubelet(Controller):
                 removed.append(old)
             added[new] = worker.spec_pod
             self._view_keys[key] = new
-        self._view_changed = later
+        self._view_changed = set()
         view.apply(node, added, removed)
 
     def _ip_holders(self) -> Iterator[tuple[str, str]]:

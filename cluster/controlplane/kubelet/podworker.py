@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from cluster.controlplane.kubelet import admission, behaviour, cni, cri, images, probes, qos, status, volumes
 from cluster.controlplane.kubelet.backoff import Backoff
@@ -97,6 +97,24 @@ class Slot:
         )
 
 
+T = TypeVar("T")
+
+
+class _Counted(Generic[T]):
+    """A pod worker's field that decides whether admission counts its pod against the node:
+    setting it tells the kubelet, which keeps that set as the fields change."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.field = "_" + name
+
+    def __get__(self, worker: Any, owner: type | None = None) -> T:
+        return cast(T, getattr(worker, self.field))
+
+    def __set__(self, worker: PodWorker, value: T) -> None:
+        setattr(worker, self.field, value)
+        worker.kl.running_changed(worker)
+
+
 class PodWorker:
     """The kubelet's view and the runtime's state of one pod."""
 
@@ -139,32 +157,9 @@ class PodWorker:
         self.now = 0.0
 
     # ------------------------------------------------------------------ admission's running set
-    @property
-    def admitted(self) -> bool:
-        return self._admitted
-
-    @admitted.setter
-    def admitted(self, value: bool) -> None:
-        self._admitted = value
-        self.kl.running_changed(self)
-
-    @property
-    def rejection(self) -> admission.AdmitResult | None:
-        return self._rejection
-
-    @rejection.setter
-    def rejection(self, value: admission.AdmitResult | None) -> None:
-        self._rejection = value
-        self.kl.running_changed(self)
-
-    @property
-    def torn_down_at(self) -> float | None:
-        return self._torn_down_at
-
-    @torn_down_at.setter
-    def torn_down_at(self, value: float | None) -> None:
-        self._torn_down_at = value
-        self.kl.running_changed(self)
+    admitted: _Counted[bool] = _Counted()
+    rejection: _Counted[admission.AdmitResult | None] = _Counted()
+    torn_down_at: _Counted[float | None] = _Counted()
 
     @property
     def counts_against_node(self) -> bool:
