@@ -113,7 +113,7 @@ class Command(BaseCommand):
                     parse_go(_git(git_dir, "show", f"{tag}:{folder}/{go_file}"), package.group(1), omitzero)
         out = Path(__file__).resolve().parents[2] / "api" / "protobuf" / "fields.json"
         doc = {
-            "tag": opts["tag"],
+            "tag": tag,
             "messages": table,
             "omitzero": {k: sorted(v) for k, v in omitzero.items() if k in table},
         }
