@@ -128,12 +128,30 @@ class _Contended(Exception):
     """A compare-and-swap lost to a concurrent writer; the caller may read again and retry."""
 
 
-class ApiServer:
-    """One cluster's API server. Stateless apart from the cluster row; safe to build per request."""
+class _Unconfirmed(Exception):
+    """A write worked out from the watch cache's copy changed nothing: only the store can say so."""
 
-    def __init__(self, cluster: Cluster, user: AbstractBaseUser | None = None) -> None:
+
+# A recent copy of an object by key, possibly stale, never to be changed (see ApiServer).
+WatchCache = Callable[[etcd.Key], "dict[str, Any] | None"]
+
+
+class ApiServer:
+    """One cluster's API server. Stateless apart from the cluster row; safe to build per request.
+
+    ``watch_cache``: where upstream's cacher finds the object an update starts from
+    (``cachedExistingObject`` in ``GuaranteedUpdate``). A patch or a binding is first worked out
+    from that copy and written with a compare-and-swap on its resourceVersion; only when the
+    copy was stale, or the outcome was an error or no change, is the store read and the request
+    tried again, as etcd3's ``GuaranteedUpdate`` does. The control loops pass their informers.
+    """
+
+    def __init__(
+        self, cluster: Cluster, user: AbstractBaseUser | None = None, watch_cache: WatchCache | None = None
+    ) -> None:
         self.cluster = cluster
         self.user = user
+        self.watch_cache = watch_cache
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -543,7 +561,9 @@ class ApiServer:
         subresource: str | None,
         warnings: list[str],
         verb: str = "update",
+        suggested: bool = False,
     ) -> Result:
+        """``suggested``: ``old`` is the watch cache's copy, which may be stale."""
         meta = _meta(obj)
         old_meta = old["metadata"]
         meta["name"] = name
@@ -602,6 +622,8 @@ class ApiServer:
                     ],
                 )
         if obj == old or (_strip_rv(obj) == _strip_rv(old)):
+            if suggested:
+                raise _Unconfirmed
             if opts.pending and not opts.dry_run:
                 # Nothing to write, but the steps that led here still belong in the log.
                 etcd.record(self.cluster.pk, opts.pending)
@@ -612,6 +634,7 @@ class ApiServer:
         self._record_manager(resource, old, obj, opts, "Update", subresource)
         expected = int(old_meta["resourceVersion"])
         key = self._key(resource, namespace, name)
+        pending = opts.pending
         trace = self._trace(opts, verb, resource, namespace, name)
         if (
             old_meta.get("deletionTimestamp")
@@ -623,11 +646,13 @@ class ApiServer:
             try:
                 gone = etcd.delete(self.cluster.pk, key, expected, trace)
             except etcd.CompareFailed as exc:
+                opts.pending = pending
                 raise stale(resource.group, resource.plural, name) from exc
             return Result(gone, 200, warnings)
         try:
             stored = etcd.update(self.cluster.pk, key, obj, expected, trace, owned=True)
         except etcd.CompareFailed as exc:
+            opts.pending = pending  # the steps that led here go with the retry, if there is one
             raise stale(resource.group, resource.plural, name) from exc
         except etcd.KeyMissing as exc:
             raise not_found(resource.group, resource.plural, name) from exc
@@ -644,54 +669,89 @@ class ApiServer:
         subresource: str | None = None,
     ) -> Result:
         """Apply a patch to the live object, retrying on a concurrent write as upstream's patcher does."""
-        from cluster.api import patch as patches
 
         opts = opts or Options()
         key = self._key(resource, namespace, name)
+        precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
+        # The first try may start from the watch cache's copy (not for apply, which reads its own).
+        suggest = (
+            self.watch_cache is not None
+            and patch_type != "application/apply-patch+yaml"
+            and not precondition
+            and not opts.dry_run
+        )
         for _attempt in range(5):
-            old = etcd.get(self.cluster.pk, key)
+            old = self.watch_cache(key) if suggest and self.watch_cache is not None else None
+            suggested = old is not None
+            suggest = False
+            if old is None:
+                old = etcd.get(self.cluster.pk, key)
             if patch_type == "application/apply-patch+yaml":
                 return self._server_side_apply(resource, namespace, name, old, patch, opts)
             if old is None:
                 raise not_found(resource.group, resource.plural, name)
             try:
-                if patch_type == "application/json-patch+json":
-                    if not isinstance(patch, list):
-                        raise bad_request("the provided patch is not a JSON patch: expected a list of operations")
-                    new = patches.json_patch(old, patch)
-                elif patch_type == "application/merge-patch+json":
-                    if not isinstance(patch, dict):
-                        raise bad_request("the provided patch is not a JSON merge patch object")
-                    new = patches.json_merge_patch(old, patch)
-                elif patch_type == "application/strategic-merge-patch+json":
-                    if not isinstance(patch, dict):
-                        raise bad_request("the provided patch is not a strategic merge patch object")
-                    def_name = schemas.definition_name(resource.group, resource.version, resource.kind)
-                    sch = {"$ref": schemas.REF_PREFIX + def_name} if def_name else None
-                    new = patches.strategic_merge_patch(old, patch, sch)
-                else:
-                    raise StatusError(
-                        415,
-                        "UnsupportedMediaType",
-                        f"the server does not support patch type {patch_type!r}",
-                    )
-            except patches.PatchError as exc:
-                raise StatusError(exc.code, "Invalid" if exc.code == 422 else "BadRequest", str(exc)) from exc
-            precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
-            if precondition and precondition != old["metadata"]["resourceVersion"]:
-                raise stale(resource.group, resource.plural, name)
-            # A merge patch of status shares untouched parts with ``old`` (a fresh read of our own);
-            # the status path below only replaces top-level parts, so no copy is needed there.
-            owned = patch_type == "application/merge-patch+json" and subresource == "status"
-            obj, warnings = self._decode(resource, new, opts, owned=owned)
-            obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-            try:
-                return self._write_update(resource, namespace, name, old, obj, opts, subresource, warnings, "patch")
+                return self._patch_once(
+                    resource, namespace, name, patch_type, patch, opts, subresource, old, precondition, suggested
+                )
+            except _Unconfirmed:
+                continue
             except StatusError as exc:
-                if exc.reason == "Conflict" and not precondition:
+                if suggested or (exc.reason == "Conflict" and not precondition):
                     continue
                 raise
         raise stale(resource.group, resource.plural, name)
+
+    def _patch_once(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: Options,
+        subresource: str | None,
+        old: dict[str, Any],
+        precondition: str | None,
+        suggested: bool,
+    ) -> Result:
+        """One try at a patch against ``old``; a Conflict means another writer got there first."""
+        from cluster.api import patch as patches
+
+        try:
+            if patch_type == "application/json-patch+json":
+                if not isinstance(patch, list):
+                    raise bad_request("the provided patch is not a JSON patch: expected a list of operations")
+                new = patches.json_patch(old, patch)
+            elif patch_type == "application/merge-patch+json":
+                if not isinstance(patch, dict):
+                    raise bad_request("the provided patch is not a JSON merge patch object")
+                new = patches.json_merge_patch(old, patch)
+            elif patch_type == "application/strategic-merge-patch+json":
+                if not isinstance(patch, dict):
+                    raise bad_request("the provided patch is not a strategic merge patch object")
+                def_name = schemas.definition_name(resource.group, resource.version, resource.kind)
+                sch = {"$ref": schemas.REF_PREFIX + def_name} if def_name else None
+                new = patches.strategic_merge_patch(old, patch, sch)
+            else:
+                raise StatusError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the server does not support patch type {patch_type!r}",
+                )
+        except patches.PatchError as exc:
+            raise StatusError(exc.code, "Invalid" if exc.code == 422 else "BadRequest", str(exc)) from exc
+        if precondition and precondition != old["metadata"]["resourceVersion"]:
+            raise stale(resource.group, resource.plural, name)
+        # A merge patch of status shares untouched parts with ``old``; the status path below
+        # only replaces top-level parts and metadata in a copy, so no deep copy is needed there
+        # (and ``old``, which may be the watch cache's, is left as it was).
+        owned = patch_type == "application/merge-patch+json" and subresource == "status"
+        obj, warnings = self._decode(resource, new, opts, owned=owned)
+        if owned:
+            obj["metadata"] = dict(obj["metadata"])
+        obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return self._write_update(resource, namespace, name, old, obj, opts, subresource, warnings, "patch", suggested)
 
     def _server_side_apply(
         self,
@@ -901,17 +961,46 @@ class ApiServer:
         pods = registry.by_kind("", "Pod")
         assert pods is not None
         key = self._key(pods, namespace, name)
+        if self.watch_cache is not None and not opts.dry_run and (cached := self.watch_cache(key)) is not None:
+            try:
+                return self._bind_once(pods, key, namespace, name, node, binding, opts, cached, suggested=True)
+            except StatusError:
+                pass  # the copy was stale, or what it says needs the store's word: read it and try again
         old = etcd.get(self.cluster.pk, key)
         if old is None:
             raise not_found("", "pods", name)
+        return self._bind_once(pods, key, namespace, name, node, binding, opts, old, suggested=False)
+
+    def _bind_once(
+        self,
+        pods: Resource,
+        key: etcd.Key,
+        namespace: str,
+        name: str,
+        node: str,
+        binding: dict[str, Any],
+        opts: Options,
+        old: dict[str, Any],
+        suggested: bool,
+    ) -> Result:
+        """``suggested``: ``old`` is the watch cache's copy, shared and maybe stale, so it is copied."""
         if old["metadata"].get("deletionTimestamp"):
             raise conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host")
         current = (old.get("spec") or {}).get("nodeName")
         if current:
             raise conflict("", "pods", name, f'pod {name} is already assigned to node "{current}"')
         expected_rv = int(old["metadata"]["resourceVersion"])
-        # etcd.get decoded it afresh for this request: change it in place.
-        new = old
+        # etcd.get decodes afresh for each request, so its copy is changed in place; the watch
+        # cache's is copied down to the parts a binding changes.
+        if suggested:
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
+            if "annotations" in new["metadata"]:
+                new["metadata"]["annotations"] = dict(new["metadata"]["annotations"])
+            new["spec"] = dict(old.get("spec") or {})
+            new["status"] = dict(old.get("status") or {})
+        else:
+            new = old
         new["spec"]["nodeName"] = node
         for k, v in ((binding.get("metadata") or {}).get("annotations") or {}).items():
             new["metadata"].setdefault("annotations", {})[k] = v
@@ -924,6 +1013,7 @@ class ApiServer:
         new["status"]["conditions"] = conditions
         if opts.dry_run:
             return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+        pending = opts.pending
         try:
             etcd.update(
                 self.cluster.pk,
@@ -934,7 +1024,11 @@ class ApiServer:
                 owned=True,
             )
         except etcd.CompareFailed as exc:
+            opts.pending = pending
             raise stale("", "pods", name) from exc
+        except etcd.KeyMissing as exc:
+            opts.pending = pending
+            raise not_found("", "pods", name) from exc
         return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     def evict(self, namespace: str, name: str, eviction: Any, opts: Options | None = None) -> Result:

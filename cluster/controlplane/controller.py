@@ -47,7 +47,7 @@ class Context:
     def __init__(self, cluster: Cluster, informers: Informers) -> None:
         self.cluster = cluster
         self.informers = informers
-        self.api = ApiServer(cluster)
+        self.api = ApiServer(cluster, watch_cache=informers.cached)
         self._rngs: dict[str, random.Random] = {}
         self.pending_trace: list[etcd.PendingTrace] = []
         self.recorder = EventRecorder(self.api, self.now, self.now_ns, self.timestamp)

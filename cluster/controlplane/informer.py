@@ -152,6 +152,14 @@ class Informers:
             lister = self._listers[(group, kind)] = Lister(self._store((group, kind)))
         return lister
 
+    def cached(self, key: etcd.Key) -> dict[str, Any] | None:
+        """The cached copy of one object, shared and maybe behind the store: the API server's
+        watch cache, from which a control loop's patch or binding is first worked out."""
+        store = self._caches.get((key.group, key.kind))
+        if store is None:
+            return None
+        return store.items.get(f"{key.namespace}/{key.name}" if key.namespace else key.name)
+
     def _store(self, gk: GK) -> Store:
         store = self._caches.get(gk)
         if store is None:

@@ -1,0 +1,138 @@
+"""Patches and bindings worked out from the watch cache's copy (upstream's cachedExistingObject).
+
+The copy may be stale: whatever it says, the store has the last word, and the copy itself is
+never changed (the control loops' informers share it).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from cluster import etcd
+from cluster.api import registry
+from cluster.api.apiserver import ApiServer, Options
+from cluster.api.errors import StatusError
+from cluster.models import TraceStep
+
+POD = registry.by_kind("", "Pod")
+MERGE = "application/merge-patch+json"
+
+
+class Cache:
+    """A watch cache that answers from a dict and counts what it was asked."""
+
+    def __init__(self) -> None:
+        self.objects: dict[etcd.Key, dict[str, Any]] = {}
+        self.asked = 0
+
+    def __call__(self, key: etcd.Key) -> dict[str, Any] | None:
+        self.asked += 1
+        return self.objects.get(key)
+
+
+def key(name: str) -> etcd.Key:
+    return etcd.Key("", "Pod", "default", name)
+
+
+@pytest.fixture
+def cached(api: ApiServer) -> tuple[ApiServer, ApiServer, Cache]:
+    """(a plain API server, one with a watch cache, the cache), both on the same cluster."""
+    cache = Cache()
+    assert POD is not None
+    api.create(POD, "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    return api, ApiServer(api.cluster, api.user, watch_cache=cache), cache
+
+
+def test_a_current_copy_is_used_and_left_unchanged(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+    plain, api, cache = cached
+    current = plain.get(POD, "default", "p")
+    cache.objects[key("p")] = current
+    before = copy.deepcopy(current)
+    api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
+    api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
+    assert cache.asked == 2
+    assert current == before  # the shared copy is as it was
+    pod = plain.get(POD, "default", "p")
+    assert pod["status"]["phase"] == "Running" and pod["spec"]["nodeName"] == "worker-1"
+    assert int(pod["metadata"]["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
+
+
+def test_a_current_copy_means_no_read_of_the_object(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+    plain, api, cache = cached
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    reads = []
+    real_get = etcd.get
+
+    def counting_get(cluster_id: int, k: etcd.Key, shared: bool = False) -> Any:
+        reads.append(k)
+        return real_get(cluster_id, k, shared)
+
+    etcd.get = counting_get  # type: ignore[assignment]
+    try:
+        api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
+    finally:
+        etcd.get = real_get  # type: ignore[assignment]
+    assert key("p") not in reads
+
+
+def test_a_stale_copy_loses_the_swap_and_the_patch_lands_on_the_current_object(
+    cached: tuple[ApiServer, ApiServer, Cache],
+) -> None:
+    plain, api, cache = cached
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    plain.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"team": "blue"}}})
+    opts = Options(component="kubelet", trace=False)
+    opts.pending = [etcd.PendingTrace("kubelet/worker-1", "status", "test.step", {}, [])]
+    api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, opts, "status")
+    pod = plain.get(POD, "default", "p")
+    assert pod["metadata"]["labels"] == {"team": "blue"}  # the write the copy had not seen survives
+    assert pod["status"]["phase"] == "Running"
+    # The step that led to the patch is logged once, with the write that landed.
+    steps = list(TraceStep.objects.filter(cluster=plain.cluster, message="test.step").values_list("seq", flat=True))
+    assert steps == [int(pod["metadata"]["resourceVersion"]) - 1]
+
+
+def test_a_patch_that_changes_nothing_in_a_stale_copy_still_reaches_the_store(
+    cached: tuple[ApiServer, ApiServer, Cache],
+) -> None:
+    plain, api, cache = cached
+    plain.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"tier": "a"}}})
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    plain.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"tier": "b"}}})
+    # Against the copy, setting tier=a changes nothing; against the store it does.
+    api.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"tier": "a"}}}, Options(component="test"))
+    assert plain.get(POD, "default", "p")["metadata"]["labels"] == {"tier": "a"}
+
+
+def test_a_binding_from_a_stale_copy_gets_the_store_s_answer(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+    plain, api, cache = cached
+    cache.objects[key("p")] = plain.get(POD, "default", "p")  # unassigned in the copy
+    plain.bind("default", "p", {"target": {"kind": "Node", "name": "worker-2"}})
+    with pytest.raises(StatusError) as err:
+        api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
+    assert err.value.code == 409 and 'already assigned to node "worker-2"' in err.value.message
+    assert plain.get(POD, "default", "p")["spec"]["nodeName"] == "worker-2"
+
+
+def test_a_binding_from_a_stale_copy_of_a_pod_still_free_lands(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+    plain, api, cache = cached
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    plain.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"team": "blue"}}})
+    api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
+    pod = plain.get(POD, "default", "p")
+    assert pod["spec"]["nodeName"] == "worker-1" and pod["metadata"]["labels"] == {"team": "blue"}
+
+
+def test_a_copy_of_a_deleted_object_is_not_found(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+    plain, api, cache = cached
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    plain.delete(POD, "default", "p", grace_period=0)
+    with pytest.raises(StatusError) as err:
+        api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
+    assert err.value.code == 404
+    with pytest.raises(StatusError) as err:
+        api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
+    assert err.value.code == 404
