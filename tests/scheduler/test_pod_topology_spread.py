@@ -519,3 +519,58 @@ def test_remembered_match_counts_equal_a_fresh_count_through_adds_removals_and_s
     assert check(other) == 0
     node.add_pod(PodInfo(p("p4", "node-a")))
     assert check(node) == 2
+
+
+def _upstream_system_default_scores(
+    candidates: list[dict[str, Any]], all_nodes: list[dict[str, Any]], existing: list[dict[str, Any]]
+) -> list[int]:
+    """PreScore, Score and NormalizeScore as upstream writes them, for the system default
+    constraints (hostname skew 3, zone skew 5) with every existing pod matching: no node is
+    ignored, and a pair is counted on every node, read or not."""
+    import math
+
+    zone = "topology.kubernetes.io/zone"
+    on_node: dict[str, int] = {}
+    for pod in existing:
+        on_node[pod["spec"]["nodeName"]] = on_node.get(pod["spec"]["nodeName"], 0) + 1
+    labels = {nd["metadata"]["name"]: nd["metadata"].get("labels") or {} for nd in all_nodes}
+    counts: dict[str, int] = {}
+    for nd in candidates:
+        counts.setdefault(labels[nd["metadata"]["name"]].get(zone, ""), 0)
+    weights = (math.log(len(candidates) + 2), math.log(len(counts) + 2))
+    for name, node_labels in labels.items():
+        value = node_labels.get(zone, "")
+        if value in counts:
+            counts[value] += on_node.get(name, 0)
+    raw = []
+    for nd in candidates:
+        name = nd["metadata"]["name"]
+        score = 0.0
+        if HOST in labels[name]:
+            score += on_node.get(name, 0) * weights[0] + 2
+        if zone in labels[name]:
+            score += counts[labels[name][zone]] * weights[1] + 4
+        raw.append(int(math.copysign(math.floor(abs(score) + 0.5), score)))
+    low, high = min(raw), max(raw)
+    return [100 if high == 0 else 100 * (high + low - s) // high for s in raw]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_system_default_scores_match_upstream_when_only_some_nodes_have_a_zone(seed: int) -> None:
+    """Nodes with a zone, with an empty zone, and with none: a pair only label-less nodes stand
+    for is never read by Score, so whether it is counted must not change a score."""
+    import random
+
+    rng = random.Random(seed)
+    zone = "topology.kubernetes.io/zone"
+    nodes = []
+    for i in range(12):
+        extra = rng.choice([{}, {zone: "z1"}, {zone: "z2"}, {zone: ""}])
+        nodes.append(host(f"node-{i}", **extra))
+    existing = [p(f"e-{i}", f"node-{rng.randrange(12)}", {"foo": ""}) for i in range(30)]
+    candidates = [nd for nd in nodes if rng.random() < 0.7] or nodes[:1]
+    svc = {"metadata": {"name": "s", "namespace": ""}, "spec": {"selector": {"foo": ""}}}
+    pod = make_pod(name="p", labels={"foo": ""})
+    pl = plugin_with_cache(PodTopologySpread, nodes, existing, workloads=Workloads(services=[svc]))
+    got = run_score(pl, pod, [nd["metadata"]["name"] for nd in candidates])
+    assert got == _upstream_system_default_scores(candidates, nodes, existing)

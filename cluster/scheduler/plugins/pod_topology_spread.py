@@ -17,7 +17,6 @@ from ..labels import Selector, label_selector_as_selector, selector_from_set
 from ..nodeinfo import NodeInfo, PodInfo
 from ..taints import find_untolerated_taint
 from .node_affinity import RequiredNodeAffinity, required_node_affinity
-from .node_resources_fit import go_round
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
@@ -409,17 +408,23 @@ class PodTopologySpread(Plugin):
         if not s.constraints:
             return SKIP
         topo_size = [0] * len(s.constraints)
+        # Score reads a pair's count only for a node that has the pair's label; a pair that only
+        # stands for nodes without it (value "") keeps its count of 0 uncounted, as nothing reads it.
+        read: set[tuple[str, str]] = set()
         for node in nodes:
             if require_all and not node_labels_match_constraints(node.labels, s.constraints):
                 s.ignored_nodes.add(node.name)
                 continue
+            labels = node.labels
             for i, c in enumerate(s.constraints):
                 if c.topology_key == LABEL_HOSTNAME:
                     continue
-                pair = (c.topology_key, node.labels.get(c.topology_key, ""))
+                pair = (c.topology_key, labels.get(c.topology_key, ""))
                 if pair not in s.pair_counts:
                     s.pair_counts[pair] = 0
                     topo_size[i] += 1
+                if c.topology_key in labels:
+                    read.add(pair)
         for i, c in enumerate(s.constraints):
             size = topo_size[i]
             if c.topology_key == LABEL_HOSTNAME:
@@ -439,7 +444,7 @@ class PodTopologySpread(Plugin):
                 (unconditional or c.node_affinity_policy != "Honor") and c.node_taints_policy != "Honor",
             )
             for c in s.constraints
-            if c.topology_key != LABEL_HOSTNAME
+            if c.topology_key != LABEL_HOSTNAME and any(pair[0] == c.topology_key for pair in read)
         ]
         if summed:
             for node in all_nodes:
@@ -450,7 +455,7 @@ class PodTopologySpread(Plugin):
                     if not always and not c.match_node_inclusion_policies(pod, node, rna):
                         continue
                     pair = (c.topology_key, labels.get(c.topology_key, ""))
-                    if pair in counts:
+                    if pair in read:
                         counts[pair] += count(node)
         state.write(_PRE_SCORE_KEY, s)
         return None
@@ -476,7 +481,9 @@ class PodTopologySpread(Plugin):
                 else:
                     cnt = s.pair_counts.get((c.topology_key, value), 0)
                 score += float(cnt) * s.weights[i] + float(c.max_skew - 1)
-            out.append(go_round(score))
+            # go_round inlined: the score is never negative, so half rounds up.
+            whole = int(score)
+            out.append(whole + 1 if score - whole >= 0.5 else whole)
         return out
 
     def normalize_score(
