@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cluster.controlplane.kubelet import admission, behaviour, cni, cri, images, probes, qos, status, volumes
 from cluster.controlplane.kubelet.backoff import Backoff
@@ -108,7 +108,8 @@ class _Counted(Generic[T]):
         self.field = "_" + name
 
     def __get__(self, worker: Any, owner: type | None = None) -> T:
-        return cast(T, getattr(worker, self.field))
+        value: T = worker.__dict__[self.field]  # read dozens of times per pod: no getattr, no cast
+        return value
 
     def __set__(self, worker: PodWorker, value: T) -> None:
         setattr(worker, self.field, value)
