@@ -72,7 +72,30 @@ class Cluster(models.Model):
 STORE_OWNED = frozenset({"revision", "object_count", "next_timer"})
 
 
-class StoredJSONField(models.JSONField):  # type: ignore[type-arg]
+class LogJSONField(models.JSONField):  # type: ignore[type-arg]
+    """A JSON column the store writes itself, always as orjson's output.
+
+    On SQLite, Django guards a JSONField with ``CHECK (JSON_VALID(...))``, which parses every
+    value again as the row goes in: most of the bytes the store writes, on every write.
+    """
+
+    def db_check(self, connection: Any) -> str | None:
+        return None
+
+
+class LogAutoField(models.BigAutoField):
+    """The row id of a table the store appends to, without SQLite's AUTOINCREMENT.
+
+    AUTOINCREMENT only promises that an id is never reused, which nothing here needs (the log's
+    order is its revisions and sequence numbers), and keeps it by updating ``sqlite_sequence``
+    on every insert. PostgreSQL's identity column is unchanged.
+    """
+
+    def db_type_suffix(self, connection: Any) -> str | None:
+        return None if connection.vendor == "sqlite" else super().db_type_suffix(connection)
+
+
+class StoredJSONField(LogJSONField):
     """A JSON column the store may have written packed (``jsonutil.pack``); reads unpack it."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
@@ -88,6 +111,7 @@ class StoredObjectQuerySet(models.QuerySet["StoredObject"]):
 
 
 class StoredObject(models.Model):
+    id = LogAutoField(primary_key=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects", db_index=False)
     group = models.CharField(max_length=63, blank=True)
     kind = models.CharField(max_length=63)
@@ -117,6 +141,7 @@ class EventType(models.TextChoices):
 class WatchEvent(models.Model):
     """One entry of the per-cluster watch log, written in the same transaction as the object."""
 
+    id = LogAutoField(primary_key=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events", db_index=False)
     revision = models.BigIntegerField()
     type = models.CharField(max_length=8, choices=EventType.choices)
@@ -137,14 +162,15 @@ class WatchEvent(models.Model):
 class TraceStep(models.Model):
     """Who did what, and why; shares its sequence numbers with the watch log."""
 
+    id = LogAutoField(primary_key=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="trace", db_index=False)
     seq = models.BigIntegerField()
     sim_time = models.FloatField(default=0.0)
     component = models.CharField(max_length=63)
     stage = models.CharField(max_length=63)
     message = models.CharField(max_length=127)
-    params = models.JSONField(default=dict)
-    involved = models.JSONField(default=list)
+    params = LogJSONField(default=dict)
+    involved = LogJSONField(default=list)
     source = models.CharField(max_length=63, blank=True)
     target = models.CharField(max_length=63, blank=True)
 

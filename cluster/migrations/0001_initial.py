@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,91 +15,141 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(default=cluster.models._new_token, max_length=64, unique=True)),
-                ('description', models.CharField(blank=True, max_length=127)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(default=cluster.models._new_token, max_length=64, unique=True)),
+                ("description", models.CharField(blank=True, max_length=127)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=63, unique=True)),
-                ('pod_cidr', models.CharField(default='10.244.0.0/16', max_length=43)),
-                ('service_cidr', models.CharField(default='10.96.0.0/12', max_length=43)),
-                ('node_cidr', models.CharField(default='172.18.0.0/24', max_length=43)),
-                ('cni', models.CharField(choices=[('flannel-vxlan', 'flannel (VXLAN)'), ('flannel-host-gw', 'flannel (host-gw)'), ('calico-bgp', 'calico (BGP)'), ('calico-ipip', 'calico (IPIP)')], default='flannel-vxlan', max_length=20)),
-                ('seed', models.BigIntegerField(default=0)),
-                ('managed_control_plane', models.BooleanField(default=False)),
-                ('revision', models.BigIntegerField(default=0)),
-                ('object_count', models.IntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('sim_epoch', models.DateTimeField()),
-                ('sim_seconds', models.FloatField(default=0.0)),
-                ('clock_speed', models.FloatField(default=1.0)),
-                ('clock_paused', models.BooleanField(default=False)),
-                ('clock_anchor', models.FloatField(default=0.0)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=63, unique=True)),
+                ("pod_cidr", models.CharField(default="10.244.0.0/16", max_length=43)),
+                ("service_cidr", models.CharField(default="10.96.0.0/12", max_length=43)),
+                ("node_cidr", models.CharField(default="172.18.0.0/24", max_length=43)),
+                (
+                    "cni",
+                    models.CharField(
+                        choices=[
+                            ("flannel-vxlan", "flannel (VXLAN)"),
+                            ("flannel-host-gw", "flannel (host-gw)"),
+                            ("calico-bgp", "calico (BGP)"),
+                            ("calico-ipip", "calico (IPIP)"),
+                        ],
+                        default="flannel-vxlan",
+                        max_length=20,
+                    ),
+                ),
+                ("seed", models.BigIntegerField(default=0)),
+                ("managed_control_plane", models.BooleanField(default=False)),
+                ("revision", models.BigIntegerField(default=0)),
+                ("object_count", models.IntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("sim_epoch", models.DateTimeField()),
+                ("sim_seconds", models.FloatField(default=0.0)),
+                ("clock_speed", models.FloatField(default=1.0)),
+                ("clock_paused", models.BooleanField(default=False)),
+                ("clock_anchor", models.FloatField(default=0.0)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clusters",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='StoredObject',
+            name="StoredObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('group', models.CharField(blank=True, max_length=63)),
-                ('kind', models.CharField(max_length=63)),
-                ('namespace', models.CharField(blank=True, max_length=63)),
-                ('name', models.CharField(max_length=253)),
-                ('resource_version', models.BigIntegerField()),
-                ('body', models.JSONField()),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stored_objects', to='cluster.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("group", models.CharField(blank=True, max_length=63)),
+                ("kind", models.CharField(max_length=63)),
+                ("namespace", models.CharField(blank=True, max_length=63)),
+                ("name", models.CharField(max_length=253)),
+                ("resource_version", models.BigIntegerField()),
+                ("body", models.JSONField()),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stored_objects", to="cluster.cluster"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'group', 'kind', 'namespace', 'name'), name='uniq_object_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cluster", "group", "kind", "namespace", "name"), name="uniq_object_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TraceStep',
+            name="TraceStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField()),
-                ('sim_time', models.FloatField(default=0.0)),
-                ('component', models.CharField(max_length=63)),
-                ('stage', models.CharField(max_length=63)),
-                ('message', models.CharField(max_length=127)),
-                ('params', models.JSONField(default=dict)),
-                ('involved', models.JSONField(default=list)),
-                ('source', models.CharField(blank=True, max_length=63)),
-                ('target', models.CharField(blank=True, max_length=63)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trace', to='cluster.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField()),
+                ("sim_time", models.FloatField(default=0.0)),
+                ("component", models.CharField(max_length=63)),
+                ("stage", models.CharField(max_length=63)),
+                ("message", models.CharField(max_length=127)),
+                ("params", models.JSONField(default=dict)),
+                ("involved", models.JSONField(default=list)),
+                ("source", models.CharField(blank=True, max_length=63)),
+                ("target", models.CharField(blank=True, max_length=63)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="trace", to="cluster.cluster"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'seq'), name='uniq_trace_seq')],
+                "constraints": [models.UniqueConstraint(fields=("cluster", "seq"), name="uniq_trace_seq")],
             },
         ),
         migrations.CreateModel(
-            name='WatchEvent',
+            name="WatchEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revision', models.BigIntegerField()),
-                ('type', models.CharField(choices=[('ADDED', 'Added'), ('MODIFIED', 'Modified'), ('DELETED', 'Deleted')], max_length=8)),
-                ('group', models.CharField(blank=True, max_length=63)),
-                ('kind', models.CharField(max_length=63)),
-                ('namespace', models.CharField(blank=True, max_length=63)),
-                ('name', models.CharField(max_length=253)),
-                ('object', models.JSONField()),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='cluster.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("revision", models.BigIntegerField()),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("ADDED", "Added"), ("MODIFIED", "Modified"), ("DELETED", "Deleted")], max_length=8
+                    ),
+                ),
+                ("group", models.CharField(blank=True, max_length=63)),
+                ("kind", models.CharField(max_length=63)),
+                ("namespace", models.CharField(blank=True, max_length=63)),
+                ("name", models.CharField(max_length=253)),
+                ("object", models.JSONField()),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="cluster.cluster"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['cluster', 'group', 'kind', 'revision'], name='event_kind_rev')],
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'revision'), name='uniq_event_revision')],
+                "indexes": [models.Index(fields=["cluster", "group", "kind", "revision"], name="event_kind_rev")],
+                "constraints": [models.UniqueConstraint(fields=("cluster", "revision"), name="uniq_event_revision")],
             },
         ),
     ]

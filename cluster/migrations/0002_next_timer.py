@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cluster', '0001_initial'),
+        ("cluster", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cluster',
-            name='next_timer',
+            model_name="cluster",
+            name="next_timer",
             field=models.FloatField(blank=True, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cluster', '0002_next_timer'),
+        ("cluster", "0002_next_timer"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cluster',
-            name='sim_delays',
+            model_name="cluster",
+            name="sim_delays",
             field=models.BooleanField(default=True),
         ),
     ]

@@ -5,20 +5,19 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cluster', '0003_sim_delays'),
+        ("cluster", "0003_sim_delays"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='storedobject',
-            name='body',
+            model_name="storedobject",
+            name="body",
             field=cluster.models.StoredJSONField(),
         ),
         migrations.AlterField(
-            model_name='watchevent',
-            name='object',
+            model_name="watchevent",
+            name="object",
             field=cluster.models.StoredJSONField(),
         ),
     ]
