@@ -408,23 +408,29 @@ class PodTopologySpread(Plugin):
         if not s.constraints:
             return SKIP
         topo_size = [0] * len(s.constraints)
+        kept = nodes
+        if require_all:
+            kept = []
+            for node in nodes:
+                if node_labels_match_constraints(node.labels, s.constraints):
+                    kept.append(node)
+                else:
+                    s.ignored_nodes.add(node.name)
+        label_maps = [node.labels for node in kept]
         # Score reads a pair's count only for a node that has the pair's label; a pair that only
         # stands for nodes without it (value "") keeps its count of 0 uncounted, as nothing reads it.
         read: set[tuple[str, str]] = set()
-        for node in nodes:
-            if require_all and not node_labels_match_constraints(node.labels, s.constraints):
-                s.ignored_nodes.add(node.name)
+        # Constraint by constraint rather than node by node: a pair is new to the first
+        # constraint on its key either way, so each constraint's topology size is the same.
+        for i, c in enumerate(s.constraints):
+            key = c.topology_key
+            if key == LABEL_HOSTNAME:
                 continue
-            labels = node.labels
-            for i, c in enumerate(s.constraints):
-                if c.topology_key == LABEL_HOSTNAME:
-                    continue
-                pair = (c.topology_key, labels.get(c.topology_key, ""))
-                if pair not in s.pair_counts:
-                    s.pair_counts[pair] = 0
+            for value in dict.fromkeys([labels.get(key, "") for labels in label_maps]):
+                if (key, value) not in s.pair_counts:
+                    s.pair_counts[(key, value)] = 0
                     topo_size[i] += 1
-                if c.topology_key in labels:
-                    read.add(pair)
+            read.update([(key, labels[key]) for labels in label_maps if key in labels])
         for i, c in enumerate(s.constraints):
             size = topo_size[i]
             if c.topology_key == LABEL_HOSTNAME:
@@ -465,26 +471,31 @@ class PodTopologySpread(Plugin):
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         s: _PreScoreState = state.read(_PRE_SCORE_KEY)
-        out = []
-        counters = [self.match_counts.counter(c.selector, pod.namespace) for c in s.constraints]
-        for node in nodes:
-            if node.name in s.ignored_nodes:
-                out.append(0)
-                continue
-            score = 0.0
-            for i, c in enumerate(s.constraints):
-                value = node.labels.get(c.topology_key)
-                if value is None:
-                    continue
-                if c.topology_key == LABEL_HOSTNAME:
-                    cnt = counters[i](node)
-                else:
-                    cnt = s.pair_counts.get((c.topology_key, value), 0)
-                score += float(cnt) * s.weights[i] + float(c.max_skew - 1)
-            # go_round inlined: the score is never negative, so half rounds up.
-            whole = int(score)
-            out.append(whole + 1 if score - whole >= 0.5 else whole)
-        return out
+        ignored = s.ignored_nodes
+        scores = [0.0] * len(nodes)
+        # Constraint by constraint, each node's terms still added in constraint order, so every
+        # sum is the float upstream's node-by-node loop gets.
+        for i, c in enumerate(s.constraints):
+            key, weight, skew = c.topology_key, s.weights[i], float(c.max_skew - 1)
+            if key == LABEL_HOSTNAME:
+                count = self.match_counts.counter(c.selector, pod.namespace)
+                terms = [
+                    float(count(node)) * weight + skew if key in node.labels and node.name not in ignored else None
+                    for node in nodes
+                ]
+            else:
+                pairs = s.pair_counts
+                terms = [
+                    float(pairs.get((key, node.labels[key]), 0)) * weight + skew
+                    if key in node.labels and node.name not in ignored
+                    else None
+                    for node in nodes
+                ]
+            scores = [total if term is None else total + term for total, term in zip(scores, terms, strict=True)]
+        # go_round inlined: a score is never negative, so half rounds up.
+        return [
+            whole + 1 if score - whole >= 0.5 else whole for score, whole in zip(scores, map(int, scores), strict=True)
+        ]
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], scores: list[int]
