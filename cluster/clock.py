@@ -22,8 +22,20 @@ def sim_seconds(cluster: Cluster, wall: float | None = None) -> float:
     return cluster.sim_seconds + max(0.0, wall - cluster.clock_anchor) * cluster.clock_speed
 
 
+_LAST_NOW: tuple[dt.datetime | None, float, dt.datetime | None] = (None, 0.0, None)
+
+
 def sim_now(cluster: Cluster, wall: float | None = None) -> dt.datetime:
-    return cluster.sim_epoch + dt.timedelta(seconds=sim_seconds(cluster, wall))
+    """The sim time as a datetime; a step of the loops asks for one instant many times, so the
+    last answer is kept (datetimes are immutable)."""
+    global _LAST_NOW
+    epoch = cluster.sim_epoch
+    seconds = sim_seconds(cluster, wall)
+    last_epoch, last_seconds, moment = _LAST_NOW
+    if moment is None or seconds != last_seconds or (epoch is not last_epoch and epoch != last_epoch):
+        moment = epoch + dt.timedelta(seconds=seconds)
+        _LAST_NOW = (epoch, seconds, moment)
+    return moment
 
 
 _LAST_RFC3339: tuple[dt.datetime | None, str] = (None, "")
