@@ -135,6 +135,12 @@ def _requirement(key: str, op: str, values: Sequence[str]) -> Requirement:
     return (key, op, frozenset(values))
 
 
+# Parsed selectors by their content: the scheduler parses the same few (a ReplicaSet's, a
+# spread constraint's) for every pod, and parsing checks every key and value against patterns.
+_PARSED: dict[tuple[Any, ...], Selector] = {}
+_PARSED_MAX = 4096
+
+
 def label_selector_as_selector(selector: Mapping[str, Any] | None) -> Selector:
     """``metav1.LabelSelectorAsSelector``: nil -> nothing, ``{}`` -> everything."""
     if selector is None:
@@ -143,6 +149,25 @@ def label_selector_as_selector(selector: Mapping[str, Any] | None) -> Selector:
     match_expressions = selector.get("matchExpressions") or []
     if not match_labels and not match_expressions:
         return EVERYTHING
+    try:
+        key: tuple[Any, ...] | None = (
+            tuple(match_labels.items()),
+            tuple((e.get("key"), e.get("operator"), tuple(e.get("values") or ())) for e in match_expressions),
+        )
+        found = _PARSED.get(key)  # type: ignore[arg-type]
+    except (AttributeError, TypeError):  # not the shape a selector has: parse it for the error
+        key, found = None, None
+    if found is not None:
+        return found
+    parsed = _parse_label_selector(match_labels, match_expressions)
+    if key is not None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
+
+
+def _parse_label_selector(match_labels: Mapping[str, Any], match_expressions: Sequence[Any]) -> Selector:
     reqs: list[Requirement] = []
     for k, v in match_labels.items():
         reqs.append(_requirement(k, "In", [v]))

@@ -287,9 +287,20 @@ class PodTopologySpread(Plugin):
             SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else list(self.args.get("defaultConstraints") or [])
         )
         self.match_counts = MatchCounts()
+        # Default constraints that take nothing from the pod's labels (no matchLabelKeys, as the
+        # system's) filter to the same list for every pod: kept per action.
+        self._defaults_fixed = not any(c.get("matchLabelKeys") for c in self.default_constraints)
+        self._defaults_by_action: dict[str, list[Constraint]] = {}
 
     def _build_default_constraints(self, pod: PodInfo, action: str) -> list[Constraint]:
-        constraints = filter_constraints(self.default_constraints, pod.labels, action)
+        if self._defaults_fixed:
+            constraints = self._defaults_by_action.get(action)
+            if constraints is None:
+                constraints = self._defaults_by_action[action] = filter_constraints(
+                    self.default_constraints, {}, action
+                )
+        else:
+            constraints = filter_constraints(self.default_constraints, pod.labels, action)
         if not constraints:
             return []
         selector = default_selector(pod, self.handle.workloads)
