@@ -4,13 +4,16 @@ The cluster runs on the manual clock (``ClusterSim``) with its sim delays off (i
 container starts take no sim time), so what is measured is the work of every loop
 (Deployment, ReplicaSet, scheduler, kubelet) through the API server and the store: per pod a
 create, a binding with the scheduler's decision annotations, a status update, its Events and
-its trace steps. Two baselines from the same run:
+its trace steps. Three baselines from the same run:
 
 - bare API-server pod creates, the floor any pipeline writing pods pays;
 - the store replay: the run's own writes (every object body, watch event and trace step, in
   the same order and group commits) replayed through the store alone, with no API server and
   no loops. It is the ceiling for this workload on this machine's disk: the loops could at
-  best be free.
+  best be free;
+- the machine calibration: a fixed workload of JSON and SQLite work that uses none of this
+  project's code, run before and after. The other two move when our code does; this one only
+  moves with the machine, so it is the baseline for comparing runs of different code.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ def main() -> dict[str, Any]:
     deploy_res = registry.by_kind("apps", "Deployment")
     assert pod_res is not None and deploy_res is not None
 
+    # The machine's own speed, before and after the run (see _machine_calibration).
+    machine_before = _machine_calibration()
     # Baseline: bare pod creates through the API server, no loops.
     Cluster.objects.filter(name__in=["bench-base", "bench-cp", "bench-mem", "bench-replay"]).delete()
     base = create_cluster("bench-base", user, Topology(workers=1, system_workloads=False))
@@ -97,6 +102,7 @@ def main() -> dict[str, Any]:
     replay = _store_replay(cluster, start_revision, user)
     replay_per_s = REPLICAS / replay["seconds"]
 
+    machine = (machine_before + _machine_calibration()) / 2
     memory = _memory(user)
     return {
         "replicas": REPLICAS,
@@ -109,8 +115,41 @@ def main() -> dict[str, Any]:
         "store_replay_pods_per_s": round(replay_per_s, 1),
         "store_replay_mb_of_bodies": replay["mb"],
         "ratio_to_store_replay": round(pods_per_s / replay_per_s, 3),
+        "machine_calibration_per_s": round(machine, 1),
+        "ratio_to_machine_calibration": round(pods_per_s / machine, 3),
         **memory,
     }
+
+
+def _machine_calibration() -> float:
+    """Rounds per second of a fixed workload that uses none of this project's code: build a
+    pod-sized object, encode it, decode it, copy it, and write it to an indexed SQLite table
+    in WAL mode, committing every 50 rows. The store replay speeds up when the store does, so
+    only this tells how fast the machine itself was when comparing runs of different code."""
+    import sqlite3
+    import tempfile
+
+    import orjson
+
+    rounds = 8000
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "calibration.sqlite3"))
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE, body TEXT NOT NULL)")
+        t0 = time.perf_counter()
+        for i in range(rounds):
+            obj = _deployment(i)["spec"]["template"]
+            obj["metadata"]["name"] = f"pod-{i}"
+            obj["status"] = {"conditions": [{"type": t, "status": "True"} for t in ("Ready", "Initialized")] * 4}
+            copy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in orjson.loads(orjson.dumps(obj)).items()}
+            db.execute("INSERT INTO t (k, body) VALUES (?, ?)", (f"{i * 7919 % rounds}-{i}", orjson.dumps(copy) * 8))
+            if i % 50 == 49:
+                db.commit()
+        db.commit()
+        seconds = time.perf_counter() - t0
+        db.close()
+    return round(rounds / seconds, 1)
 
 
 def _store_replay(source: Any, after: int, user: Any) -> dict[str, Any]:

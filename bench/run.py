@@ -48,7 +48,10 @@ NOTES = {
         "same bodies, watch events and trace steps, in the same group commits) through the store "
         "alone: it is the most this workload can reach on this disk if the loops cost nothing. "
         "`store_replay_mb_of_bodies` is those bodies as JSON; most of it is the scheduler's decision "
-        "annotations, three maps over every node on every pod, which the store keeps packed."
+        "annotations, three maps over every node on every pod, which the store keeps packed. "
+        "`machine_calibration_per_s` is a fixed JSON-and-SQLite workload that uses none of the project's "
+        "code, run before and after: the baseline to compare runs of different code on a machine whose "
+        "speed changes by the hour."
     ),
 }
 
