@@ -116,7 +116,7 @@ def main() -> dict[str, Any]:
         "store_replay_mb_of_bodies": replay["mb"],
         "ratio_to_store_replay": round(pods_per_s / replay_per_s, 3),
         "machine_calibration_per_s": round(machine, 1),
-        "ratio_to_machine_calibration": round(pods_per_s / machine, 3),
+        "ratio_to_machine_calibration": round(pods_per_s / machine, 4),
         **memory,
     }
 
