@@ -12,8 +12,11 @@ from cluster.api.registry import Resource
 
 try:  # CPython's own SHA-256 (``_sha2`` from 3.12)
     from _sha256 import sha256 as _sha256
-except ImportError:  # pragma: no cover - newer Pythons
-    from _sha2 import sha256 as _sha256  # type: ignore[no-redef]
+except ImportError:  # pragma: no cover - newer or other Pythons
+    try:
+        from _sha2 import sha256 as _sha256  # type: ignore[no-redef]
+    except ImportError:
+        from hashlib import sha256 as _sha256  # type: ignore[assignment]
 
 DEFAULT_TOLERATION_SECONDS = 300
 # The built-in PriorityClasses every cluster has (the Priority admission plugin resolves them).

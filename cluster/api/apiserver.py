@@ -648,6 +648,9 @@ class ApiServer:
             except etcd.CompareFailed as exc:
                 opts.pending = pending
                 raise stale(resource.group, resource.plural, name) from exc
+            except etcd.KeyMissing as exc:
+                opts.pending = pending
+                raise not_found(resource.group, resource.plural, name) from exc
             return Result(gone, 200, warnings)
         try:
             stored = etcd.update(self.cluster.pk, key, obj, expected, trace, owned=True)
@@ -655,6 +658,7 @@ class ApiServer:
             opts.pending = pending  # the steps that led here go with the retry, if there is one
             raise stale(resource.group, resource.plural, name) from exc
         except etcd.KeyMissing as exc:
+            opts.pending = pending
             raise not_found(resource.group, resource.plural, name) from exc
         return Result(stored, 200, warnings)
 
@@ -672,7 +676,8 @@ class ApiServer:
 
         opts = opts or Options()
         key = self._key(resource, namespace, name)
-        precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
+        patch_meta = patch.get("metadata") if isinstance(patch, dict) else None
+        precondition = patch_meta.get("resourceVersion") if isinstance(patch_meta, dict) else None
         # The first try may start from the watch cache's copy (not for apply, which reads its own).
         suggest = (
             self.watch_cache is not None
@@ -680,7 +685,8 @@ class ApiServer:
             and not precondition
             and not opts.dry_run
         )
-        for _attempt in range(5):
+        # Five tries that read the store, as before, plus the one from the cached copy.
+        for _attempt in range(6 if suggest else 5):
             old = self.watch_cache(key) if suggest and self.watch_cache is not None else None
             suggested = old is not None
             suggest = False

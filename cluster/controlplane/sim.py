@@ -167,7 +167,11 @@ class ClusterSim:
             # The caches may hold writes that just rolled back: list again from the store.
             self.informers.reset()
             raise
-        batch.close()
+        try:
+            batch.close()
+        except BaseException:
+            self.informers.reset()  # the commit failed: the same, for the whole batch
+            raise
         return worked
 
     def run_until_idle(self, max_steps: int = 1_000_000) -> int:

@@ -51,12 +51,25 @@ def test_a_current_copy_is_used_and_left_unchanged(cached: tuple[ApiServer, ApiS
     current = plain.get(POD, "default", "p")
     cache.objects[key("p")] = current
     before = copy.deepcopy(current)
-    api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
-    api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
-    assert cache.asked == 2
-    assert current == before  # the shared copy is as it was
+    # As the control loops call it: no schema decode, so nothing is copied on the way in.
+    loop = {"trace": False, "decode": False, "field_validation": "Ignore"}
+    api.patch(
+        POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet", **loop), "status"
+    )
+    cache.objects[key("p")] = plain.get(POD, "default", "p")
+    moved = copy.deepcopy(cache.objects[key("p")])
+    api.patch(POD, "default", "p", MERGE, {"metadata": {"labels": {"team": "red"}}}, Options(component="kcm", **loop))
+    cache.objects[key("p")] = after_label = plain.get(POD, "default", "p")
+    bound_from = copy.deepcopy(after_label)
+    api.bind(
+        "default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler", **loop)
+    )
+    assert cache.asked == 3
+    assert current == before and after_label == bound_from  # the shared copies are as they were
+    assert moved["metadata"].get("labels") is None
     pod = plain.get(POD, "default", "p")
     assert pod["status"]["phase"] == "Running" and pod["spec"]["nodeName"] == "worker-1"
+    assert pod["metadata"]["labels"] == {"team": "red"}
     assert int(pod["metadata"]["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
 
 
@@ -136,3 +149,20 @@ def test_a_copy_of_a_deleted_object_is_not_found(cached: tuple[ApiServer, ApiSer
     with pytest.raises(StatusError) as err:
         api.bind("default", "p", {"target": {"kind": "Node", "name": "worker-1"}}, Options(component="kube-scheduler"))
     assert err.value.code == 404
+
+
+def test_removing_the_last_finalizer_of_an_object_already_gone_is_not_found(api: ApiServer) -> None:
+    """The copy still shows the object waiting on its finalizer; the store no longer has it."""
+    cm = registry.by_kind("", "ConfigMap")
+    assert cm is not None
+    api.create(cm, "default", {"metadata": {"name": "c", "finalizers": ["example.com/hold"]}})
+    api.delete(cm, "default", "c")
+    cache = Cache()
+    cache.objects[etcd.Key("", "ConfigMap", "default", "c")] = api.get(cm, "default", "c")
+    api.patch(cm, "default", "c", MERGE, {"metadata": {"finalizers": None}})  # gone now
+    loop_api = ApiServer(api.cluster, api.user, watch_cache=cache)
+    opts = Options(component="kcm", trace=False, decode=False, field_validation="Ignore")
+    opts.pending = [etcd.PendingTrace("kcm", "gc", "test.step", {}, [])]
+    with pytest.raises(StatusError) as err:
+        loop_api.patch(cm, "default", "c", MERGE, {"metadata": {"finalizers": None}}, opts)
+    assert err.value.code == 404 and cache.asked == 1

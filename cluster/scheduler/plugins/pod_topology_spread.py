@@ -17,6 +17,7 @@ from ..labels import Selector, label_selector_as_selector, selector_from_set
 from ..nodeinfo import NodeInfo, PodInfo
 from ..taints import find_untolerated_taint
 from .node_affinity import RequiredNodeAffinity, required_node_affinity
+from .node_resources_fit import go_round
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
@@ -503,9 +504,10 @@ class PodTopologySpread(Plugin):
                     for node in nodes
                 ]
             scores = [total if term is None else total + term for total, term in zip(scores, terms, strict=True)]
-        # go_round inlined: a score is never negative, so half rounds up.
+        # go_round inlined where the score is not negative (always, with a valid maxSkew >= 1).
         return [
-            whole + 1 if score - whole >= 0.5 else whole for score, whole in zip(scores, map(int, scores), strict=True)
+            (whole + 1 if score - whole >= 0.5 else whole) if score >= 0 else go_round(score)
+            for score, whole in zip(scores, map(int, scores), strict=True)
         ]
 
     def normalize_score(
