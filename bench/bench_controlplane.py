@@ -142,8 +142,8 @@ def _machine_calibration() -> float:
             obj = _deployment(i)["spec"]["template"]
             obj["metadata"]["name"] = f"pod-{i}"
             obj["status"] = {"conditions": [{"type": t, "status": "True"} for t in ("Ready", "Initialized")] * 4}
-            copy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in orjson.loads(orjson.dumps(obj)).items()}
-            db.execute("INSERT INTO t (k, body) VALUES (?, ?)", (f"{i * 7919 % rounds}-{i}", orjson.dumps(copy) * 8))
+            copied = {k: (dict(v) if isinstance(v, dict) else v) for k, v in orjson.loads(orjson.dumps(obj)).items()}
+            db.execute("INSERT INTO t (k, body) VALUES (?, ?)", (f"{i * 7919 % rounds}-{i}", orjson.dumps(copied) * 8))
             if i % 50 == 49:
                 db.commit()
         db.commit()

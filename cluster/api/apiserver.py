@@ -673,23 +673,22 @@ class ApiServer:
         subresource: str | None = None,
     ) -> Result:
         """Apply a patch to the live object, retrying on a concurrent write as upstream's patcher does."""
-
         opts = opts or Options()
         key = self._key(resource, namespace, name)
         patch_meta = patch.get("metadata") if isinstance(patch, dict) else None
         precondition = patch_meta.get("resourceVersion") if isinstance(patch_meta, dict) else None
         # The first try may start from the watch cache's copy (not for apply, which reads its own).
-        suggest = (
-            self.watch_cache is not None
+        cached = (
+            self.watch_cache(key)
+            if self.watch_cache is not None
             and patch_type != "application/apply-patch+yaml"
             and not precondition
             and not opts.dry_run
+            else None
         )
         # Five tries that read the store, as before, plus the one from the cached copy.
-        for _attempt in range(6 if suggest else 5):
-            old = self.watch_cache(key) if suggest and self.watch_cache is not None else None
-            suggested = old is not None
-            suggest = False
+        for _attempt in range(5 if cached is None else 6):
+            old, suggested, cached = cached, cached is not None, None
             if old is None:
                 old = etcd.get(self.cluster.pk, key)
             if patch_type == "application/apply-patch+yaml":

@@ -73,7 +73,9 @@ def test_a_current_copy_is_used_and_left_unchanged(cached: tuple[ApiServer, ApiS
     assert int(pod["metadata"]["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
 
 
-def test_a_current_copy_means_no_read_of_the_object(cached: tuple[ApiServer, ApiServer, Cache]) -> None:
+def test_a_current_copy_means_no_read_of_the_object(
+    cached: tuple[ApiServer, ApiServer, Cache], monkeypatch: pytest.MonkeyPatch
+) -> None:
     plain, api, cache = cached
     cache.objects[key("p")] = plain.get(POD, "default", "p")
     reads = []
@@ -83,11 +85,8 @@ def test_a_current_copy_means_no_read_of_the_object(cached: tuple[ApiServer, Api
         reads.append(k)
         return real_get(cluster_id, k, shared)
 
-    etcd.get = counting_get  # type: ignore[assignment]
-    try:
-        api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
-    finally:
-        etcd.get = real_get  # type: ignore[assignment]
+    monkeypatch.setattr(etcd, "get", counting_get)
+    api.patch(POD, "default", "p", MERGE, {"status": {"phase": "Running"}}, Options(component="kubelet"), "status")
     assert key("p") not in reads
 
 
