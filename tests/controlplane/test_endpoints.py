@@ -280,3 +280,29 @@ def test_kube_dns_endpoints_exist(csim: ClusterSim, api: ApiServer) -> None:
     ep = get(api, "", "Endpoints", "kube-system", "kube-dns")
     assert ep["metadata"]["labels"]["k8s-app"] == "kube-dns"
     assert items(api, "discovery.k8s.io", "EndpointSlice", "kube-system")
+
+
+def test_a_pod_relabelled_out_of_a_service_leaves_its_endpoints(csim: ClusterSim, api: ApiServer) -> None:
+    """A label change enqueues the Services of the old pod as well as the new one's (upstream's
+    GetServicesToUpdateOnPodChange); an update that keeps the labels asks only about the new pod."""
+    from cluster.controlplane.controllers.endpoints import services_for_pod_change
+
+    make_service(csim, api)
+    make_service(csim, api, "db", selector={"app": "db"})
+    make_pod(csim, api, "web-1", "10.244.1.10", "worker-1")
+    assert [a["ip"] for a in endpoints(api)["subsets"][0]["addresses"]] == ["10.244.1.10"]
+    assert POD is not None
+    pod = copy.deepcopy(api.get(POD, "default", "web-1"))
+    moved = copy.deepcopy(pod)
+    moved["metadata"]["labels"] = {"app": "db"}
+    assert services_for_pod_change(csim.ctx, pod, moved) == ["default/db", "default/web"]
+    assert services_for_pod_change(csim.ctx, pod, pod) == ["default/web"]
+    assert services_for_pod_change(csim.ctx, None, moved) == ["default/db"]
+    assert services_for_pod_change(csim.ctx, pod, None) == ["default/web"]
+
+    api.update(POD, "default", "web-1", moved)
+    csim.run_until_idle()
+    assert "subsets" not in endpoints(api) or endpoints(api)["subsets"] == []
+    assert [a["ip"] for a in endpoints(api, "db")["subsets"][0]["addresses"]] == ["10.244.1.10"]
+    assert [e["addresses"] for s in slices(api) for e in s.get("endpoints") or []] == []
+    assert [e["addresses"] for s in slices(api, "db") for e in s["endpoints"]] == [["10.244.1.10"]]

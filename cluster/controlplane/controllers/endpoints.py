@@ -140,6 +140,17 @@ def services_for_pod(ctx: Context, pod: dict[str, Any]) -> list[str]:
     return out
 
 
+def services_for_pod_change(ctx: Context, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    """The Services a pod's event may change, sorted: upstream's GetServicesToUpdateOnPodChange
+    asks about the old pod only when its labels differ from the new one's."""
+    keys = set(services_for_pod(ctx, new)) if new is not None else set()
+    if old is not None and (
+        new is None or (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
+    ):
+        keys.update(services_for_pod(ctx, old))
+    return sorted(keys)
+
+
 @dataclass
 class _TriggerState:
     pods: dict[str, str] = field(default_factory=dict)
@@ -273,11 +284,7 @@ class EndpointsController(Controller):
             if etype == "DELETED" and old is not None:
                 self.queue.add(object_key(old))
         else:
-            keys: set[str] = set()
-            for pod in (old, new):
-                if pod is not None:
-                    keys.update(services_for_pod(self.ctx, pod))
-            for key in sorted(keys):
+            for key in services_for_pod_change(self.ctx, old, new):
                 self.queue.add(key)
 
     def resync(self) -> None:

@@ -27,6 +27,7 @@ from cluster.controlplane.controllers.endpoints import (
     pod_ip_for_family,
     pods_for_service,
     services_for_pod,
+    services_for_pod_change,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -162,11 +163,7 @@ class EndpointSliceController(Controller):
             if labels.get(LABEL_MANAGED_BY) == CONTROLLER_NAME and labels.get(LABEL_SERVICE_NAME):
                 self.queue.add(f"{obj['metadata']['namespace']}/{labels[LABEL_SERVICE_NAME]}")
         elif kind == "Pod":
-            keys: set[str] = set()
-            for pod in (old, new):
-                if pod is not None:
-                    keys.update(services_for_pod(self.ctx, pod))
-            for key in sorted(keys):
+            for key in services_for_pod_change(self.ctx, old, new):
                 self.queue.add(key)
         elif kind == "Node" and old is not None and new is not None:
             # Only a zone change moves endpoints (the topology label on their slices).

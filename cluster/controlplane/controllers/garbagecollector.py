@@ -114,9 +114,19 @@ class GarbageCollector(Controller):
         meta = obj["metadata"]
         refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid")]
         previous = self.nodes.get(uid)
-        node = GraphNode(
-            ident, uid, clone(refs), list(meta.get("finalizers") or []), bool(meta.get("deletionTimestamp"))
-        )
+        finalizers = meta.get("finalizers") or []
+        being_deleted = bool(meta.get("deletionTimestamp"))
+        if (
+            previous is not None
+            and previous.being_deleted == being_deleted
+            and previous.ident == ident
+            and previous.finalizers == finalizers
+            and previous.owners == refs
+        ):
+            # Nothing the graph keeps changed (most updates are status writes): as upstream's
+            # graph builder, there is no transition to act on.
+            return
+        node = GraphNode(ident, uid, clone(refs), list(finalizers), being_deleted)
         self.nodes[uid] = node
         old_refs = {r["uid"]: r for r in (previous.owners if previous else [])}
         new_refs = {r["uid"]: r for r in refs}
