@@ -4,7 +4,8 @@ The cluster runs on the manual clock (``ClusterSim``) with its sim delays off (i
 container starts take no sim time), so what is measured is the work of every loop
 (Deployment, ReplicaSet, scheduler, kubelet) through the API server and the store: per pod a
 create, a binding with the scheduler's decision annotations, a status update, its Events and
-its trace steps. Three baselines from the same run:
+its trace steps. It runs ``REPEATS`` times, each on a fresh cluster, and reports the fastest run
+beside every run's figure. Three baselines from the same run, each the fastest of its own runs:
 
 - bare API-server pod creates, the floor any pipeline writing pods pays;
 - the store replay: the run's own writes (every object body, watch event and trace step, in
@@ -12,7 +13,7 @@ its trace steps. Three baselines from the same run:
   no loops. It is the ceiling for this workload on this machine's disk: the loops could at
   best be free;
 - the machine calibration: a fixed workload of JSON and SQLite work that uses none of this
-  project's code, run before and after. The other two move when our code does; this one only
+  project's code, run before the first run and after each. The other two move when our code does; this one only
   moves with the machine, so it is the baseline for comparing runs of different code.
 """
 
@@ -26,6 +27,10 @@ from typing import Any
 
 REPLICAS = int(os.environ.get("KUBEGLASS_BENCH_REPLICAS", "10000"))
 NODES = int(os.environ.get("KUBEGLASS_BENCH_NODES", "100"))
+REPEATS = int(os.environ.get("KUBEGLASS_BENCH_REPEATS", "3"))
+"""The end to end and each baseline run this many times and report their fastest run, as
+bench_scheduler does: on a shared machine the slow runs measure the neighbours. Every run's
+end-to-end and calibration figures are listed beside the fastest."""
 
 
 def _deployment(replicas: int) -> dict[str, Any]:
@@ -49,37 +54,80 @@ def _deployment(replicas: int) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
+    from cluster.api import registry
+    from cluster.api.apiserver import ApiServer, Options
+    from cluster.bootstrap import Topology, create_cluster
+    from cluster.models import Cluster
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-cp")
+    pod_res = registry.by_kind("", "Pod")
+    assert pod_res is not None
+
+    names = [f"bench-{part}-{i}" for part in ("base", "cp", "replay") for i in range(REPEATS)]
+    Cluster.objects.filter(name__in=[*names, "bench-mem"]).delete()
+    # The machine's own speed, before every run and after the last (see _machine_calibration).
+    machine = [_machine_calibration()]
+    # Baseline: bare pod creates through the API server, no loops.
+    base_runs = []
+    for i in range(REPEATS):
+        base = create_cluster(f"bench-base-{i}", user, Topology(workers=1, system_workloads=False))
+        api = ApiServer(base, user)
+        n_base = min(REPLICAS, 2000)
+        t0 = time.perf_counter()
+        for j in range(n_base):
+            api.create(
+                pod_res,
+                "default",
+                {"metadata": {"name": f"p{j}"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+                Options(trace=False),
+            )
+        base_runs.append(n_base / (time.perf_counter() - t0))
+    runs = []
+    for i in range(REPEATS):
+        run = _end_to_end(user, i)
+        gc.collect()  # the run's loops and caches, before the replay
+        replay = _store_replay(run.pop("cluster"), run.pop("after"), user, f"bench-replay-{i}")
+        runs.append({**run, "replay_per_s": REPLICAS / replay["seconds"], "mb": replay["mb"]})
+        machine.append(_machine_calibration())
+        Cluster.objects.filter(name__in=[f"bench-cp-{i}", f"bench-replay-{i}"]).delete()
+        gc.collect()
+    best = max(runs, key=lambda r: r["pods_per_s"])
+    pods_per_s = best["pods_per_s"]
+    replay_per_s = max(r["replay_per_s"] for r in runs)
+    base_per_s = max(base_runs)
+    fastest_machine = max(machine)
+    memory = _memory(user)
+    return {
+        "replicas": REPLICAS,
+        "nodes": NODES,
+        "all_running": all(r["done"] for r in runs),
+        "e2e_pods_per_s": round(pods_per_s, 1),
+        "e2e_seconds": round(best["seconds"], 1),
+        "e2e_runs_pods_per_s": [round(r["pods_per_s"], 1) for r in runs],
+        "baseline_bare_pod_creates_per_s": round(base_per_s, 1),
+        "ratio_to_bare_creates": round(pods_per_s / base_per_s, 3),
+        "store_replay_pods_per_s": round(replay_per_s, 1),
+        "store_replay_mb_of_bodies": best["mb"],
+        "ratio_to_store_replay": round(pods_per_s / replay_per_s, 3),
+        "machine_calibration_per_s": round(fastest_machine, 1),
+        "machine_calibration_runs_per_s": [round(m, 1) for m in machine],
+        "ratio_to_machine_calibration": round(pods_per_s / fastest_machine, 4),
+        **memory,
+    }
+
+
+def _end_to_end(user: Any, run: int) -> dict[str, Any]:
+    """One run: a fresh cluster of ``NODES`` nodes, the Deployment created, every pod Running."""
     from cluster import etcd
     from cluster.api import registry
     from cluster.api.apiserver import ApiServer, Options
     from cluster.bootstrap import Topology, create_cluster
     from cluster.controlplane.sim import ClusterSim
-    from cluster.models import Cluster
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-cp")
-    pod_res = registry.by_kind("", "Pod")
     deploy_res = registry.by_kind("apps", "Deployment")
-    assert pod_res is not None and deploy_res is not None
-
-    # The machine's own speed, before and after the run (see _machine_calibration).
-    machine_before = _machine_calibration()
-    # Baseline: bare pod creates through the API server, no loops.
-    Cluster.objects.filter(name__in=["bench-base", "bench-cp", "bench-mem", "bench-replay"]).delete()
-    base = create_cluster("bench-base", user, Topology(workers=1, system_workloads=False))
-    api = ApiServer(base, user)
-    n_base = min(REPLICAS, 2000)
-    t0 = time.perf_counter()
-    for i in range(n_base):
-        api.create(
-            pod_res,
-            "default",
-            {"metadata": {"name": f"p{i}"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
-            Options(trace=False),
-        )
-    base_per_s = n_base / (time.perf_counter() - t0)
-
+    assert deploy_res is not None
     cluster = create_cluster(
-        "bench-cp",
+        f"bench-cp-{run}",
         user,
         Topology(workers=NODES, system_workloads=False, cpu="64", memory="256Gi", pods="250", sim_delays=False),
     )
@@ -98,26 +146,12 @@ def main() -> dict[str, Any]:
 
     done = sim.run_until(all_running, limit_seconds=3600)
     elapsed = time.perf_counter() - t0
-    pods_per_s = REPLICAS / elapsed
-    replay = _store_replay(cluster, start_revision, user)
-    replay_per_s = REPLICAS / replay["seconds"]
-
-    machine = (machine_before + _machine_calibration()) / 2
-    memory = _memory(user)
     return {
-        "replicas": REPLICAS,
-        "nodes": NODES,
-        "all_running": done,
-        "e2e_pods_per_s": round(pods_per_s, 1),
-        "e2e_seconds": round(elapsed, 1),
-        "baseline_bare_pod_creates_per_s": round(base_per_s, 1),
-        "ratio_to_bare_creates": round(pods_per_s / base_per_s, 3),
-        "store_replay_pods_per_s": round(replay_per_s, 1),
-        "store_replay_mb_of_bodies": replay["mb"],
-        "ratio_to_store_replay": round(pods_per_s / replay_per_s, 3),
-        "machine_calibration_per_s": round(machine, 1),
-        "ratio_to_machine_calibration": round(pods_per_s / machine, 4),
-        **memory,
+        "done": done,
+        "pods_per_s": REPLICAS / elapsed,
+        "seconds": elapsed,
+        "cluster": cluster,
+        "after": start_revision,
     }
 
 
@@ -152,7 +186,7 @@ def _machine_calibration() -> float:
     return round(rounds / seconds, 1)
 
 
-def _store_replay(source: Any, after: int, user: Any) -> dict[str, Any]:
+def _store_replay(source: Any, after: int, user: Any, name: str) -> dict[str, Any]:
     """Write what the run wrote, through ``etcd`` alone, in group commits as the loops make them."""
     from cluster import etcd
     from cluster.bootstrap import Topology, create_cluster
@@ -175,7 +209,7 @@ def _store_replay(source: Any, after: int, user: Any) -> dict[str, Any]:
     ]
     # Each body goes into the object row and the watch log, so the store writes about twice this.
     mb = sum(len(dumps(body)) for *_, body in writes) / 1e6
-    target = create_cluster("bench-replay", user, Topology(workers=1, system_workloads=False))
+    target = create_cluster(name, user, Topology(workers=1, system_workloads=False))
     versions: dict[etcd.Key, int] = {}
     previous = after
     t0 = time.perf_counter()

@@ -44,13 +44,14 @@ NOTES = {
     ),
     "bench_controlplane": (
         "`e2e_pods_per_s` is a 10,000-replica Deployment from create to every pod Running, through "
-        "every loop and the API server. `store_replay_pods_per_s` replays that run's own writes (the "
+        "every loop and the API server: the fastest of three runs on fresh clusters, every run listed "
+        "in `e2e_runs_pods_per_s`; each baseline is likewise the fastest of its runs. `store_replay_pods_per_s` replays that run's own writes (the "
         "same bodies, watch events and trace steps, in the same group commits) through the store "
         "alone: it is the most this workload can reach on this disk if the loops cost nothing. "
         "`store_replay_mb_of_bodies` is those bodies as JSON; most of it is the scheduler's decision "
         "annotations, three maps over every node on every pod, which the store keeps packed. "
         "`machine_calibration_per_s` is a fixed JSON-and-SQLite workload that uses none of the project's "
-        "code, run before and after: the baseline to compare runs of different code on a machine whose "
+        "code, run before the first run and after each: the baseline to compare runs of different code on a machine whose "
         "speed changes by the hour."
     ),
 }
