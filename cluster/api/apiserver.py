@@ -909,6 +909,10 @@ class ApiServer:
         pending_ns = resource.kind == "Namespace" and bool((new.get("spec") or {}).get("finalizers"))
         if finalizers or graceful or pending_ns:
             if nmeta.get("deletionTimestamp") and finalizers == list(nmeta.get("finalizers") or []) and not graceful:
+                if opts.pending and not opts.dry_run:
+                    # Nothing to write, but the steps that led here still belong in the log.
+                    etcd.record(self.cluster.pk, opts.pending)
+                    opts.pending = []
                 return Result(old, 202 if finalizers else 200)
             nmeta["finalizers"] = finalizers or None
             if not finalizers:
@@ -927,6 +931,7 @@ class ApiServer:
                 new.setdefault("status", {})["phase"] = "Terminating"
             if opts.dry_run:
                 return Result(new, 200)
+            pending = opts.pending
             try:
                 stored = etcd.update(
                     self.cluster.pk,
@@ -937,10 +942,12 @@ class ApiServer:
                     owned=True,
                 )
             except etcd.CompareFailed as exc:
+                opts.pending = pending  # the steps that led here go with the retry
                 raise _Contended from exc
             return Result(stored, 200 if not finalizers or graceful else 202)
         if opts.dry_run:
             return Result(old, 200)
+        pending = opts.pending
         try:
             gone = etcd.delete(
                 self.cluster.pk,
@@ -949,8 +956,10 @@ class ApiServer:
                 self._trace(opts, "delete", resource, namespace, name),
             )
         except etcd.CompareFailed as exc:
+            opts.pending = pending  # the steps that led here go with the retry
             raise _Contended from exc
         except etcd.KeyMissing as exc:
+            opts.pending = pending
             raise not_found(resource.group, resource.plural, name) from exc
         return Result(gone, 200)
 

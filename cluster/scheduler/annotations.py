@@ -8,7 +8,8 @@ prefix.  Plugins a PreFilter/PreScore skipped do not appear, as they never ran.
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import compress
+from operator import ne
 from typing import Any
 
 import orjson
@@ -50,26 +51,65 @@ class _Texts:
         self.held += chars
 
 
-# A whole score table's JSON text for one list of nodes and one set of plugins, laid out in
-# sorted order with a ``%s`` hole per score: a hundred-node table is then one format in C
-# instead of a hundred joined pieces. The filter table is kept whole: its rows only say which
-# nodes failed and why, which rarely changes from one pod to the next.
+# A score table's JSON text is built from one template per node row, for one list of nodes and
+# one set of plugins, with a ``%s`` hole per score. From one pod to the next most scores stay
+# as they were (only the node the last pod went to changes, until a normalization's minimum or
+# maximum moves), so each layout keeps its last table, raw and weighted: a plugin whose scores
+# all match costs one list comparison, and only the rows that moved are formatted again. The
+# filter table is kept whole: its rows only say which nodes failed and why, which rarely
+# changes from one pod to the next.
 _LAYOUTS = _Texts(4 * 1024 * 1024)
 _FILTERS = _Texts(4 * 1024 * 1024)
 
 
-def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
-    """The nodes' order when sorted by name, and the table's template in that order."""
-    key = (nodes, plugins)
-    found = _LAYOUTS.get(key)
-    if found is None:
-        order = tuple(sorted(range(len(nodes)), key=nodes.__getitem__))
+class _Layout:
+    """One (nodes, plugins) table shape: row templates, where each node's row goes, and the last
+    table written in this shape (its score columns and row texts), raw and weighted apart."""
+
+    __slots__ = ("formatted", "last", "order", "slot", "templates")
+
+    def __init__(self, nodes: tuple[str, ...], plugins: tuple[str, ...]) -> None:
+        self.order = tuple(sorted(range(len(nodes)), key=nodes.__getitem__))
+        self.slot = [0] * len(nodes)
+        for position, i in enumerate(self.order):
+            self.slot[i] = position
         # JSON strings with ``%`` doubled, so formatting leaves them as they are.
         names = [orjson.dumps(n).decode().replace("%", "%%") for n in (*plugins, *nodes)]
         inner = "{" + ",".join(f'{name}:"%s"' for name in names[: len(plugins)]) + "}"
-        text = "{" + ",".join(f"{names[len(plugins) + i]}:{inner}" for i in order) + "}"
-        found = (order, text)
-        _LAYOUTS.put(key, found, len(text))
+        self.templates = tuple(f"{name}:{inner}" for name in names[len(plugins) :])
+        self.last: dict[bool, tuple[list[list[int]], list[str], str]] = {}
+        self.formatted = 0
+
+    def text(self, columns: list[list[int]], weighted: bool) -> str:
+        last = self.last.get(weighted)
+        if last is None:
+            rows = list(zip(*columns, strict=True))
+            texts = [self.templates[i] % rows[i] for i in self.order]
+            self.formatted += len(texts)
+        else:
+            last_columns, last_texts, last_text = last
+            moved: set[int] = set()
+            for new, old in zip(columns, last_columns, strict=True):
+                if new != old:
+                    moved.update(compress(range(len(new)), map(ne, new, old)))
+            if not moved:
+                return last_text
+            texts = last_texts.copy()
+            for i in moved:
+                texts[self.slot[i]] = self.templates[i] % tuple(column[i] for column in columns)
+            self.formatted += len(moved)
+        text = "{" + ",".join(texts) + "}"
+        self.last[weighted] = ([list(c) for c in columns], texts, text)
+        return text
+
+
+def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> _Layout:
+    key = (nodes, plugins)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        found = _Layout(nodes, plugins)
+        # What it holds: its templates, and two tables of about that size again.
+        _LAYOUTS.put(key, found, 3 * sum(map(len, found.templates)))
     return found
 
 
@@ -80,14 +120,15 @@ def _scores(decision: Decision, weighted: bool) -> str:
         return "{}"
     plugins = tuple(sorted(table.plugins))
     nodes = tuple(decision.feasible_nodes)
-    order, text = _layout(nodes, plugins)
+    layout = _layout(nodes, plugins)
     if not plugins:
-        return text % ()  # no holes, but the doubled ``%`` still has to be undone
+        # No holes, but the doubled ``%`` still has to be undone.
+        return "{" + ",".join([layout.templates[i] % () for i in layout.order]) + "}"
     by_plugin = table.weighted if weighted else table.raw
-    rows = list(zip(*(by_plugin[p] for p in plugins), strict=True))
-    if len(rows) != len(nodes):
-        raise ValueError(f"{len(rows)} score rows for {len(nodes)} feasible nodes")
-    return text % tuple(chain.from_iterable([rows[i] for i in order]))
+    columns = [by_plugin[p] for p in plugins]
+    if any(len(column) != len(nodes) for column in columns):
+        raise ValueError(f"score rows do not match the {len(nodes)} feasible nodes")
+    return layout.text(columns, weighted)
 
 
 def _filters(decision: Decision) -> str:

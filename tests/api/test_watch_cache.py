@@ -165,3 +165,35 @@ def test_removing_the_last_finalizer_of_an_object_already_gone_is_not_found(api:
     with pytest.raises(StatusError) as err:
         loop_api.patch(cm, "default", "c", MERGE, {"metadata": {"finalizers": None}}, opts)
     assert err.value.code == 404 and cache.asked == 1
+
+
+@pytest.mark.parametrize("finalizer", [False, True])
+def test_a_delete_that_loses_its_swap_keeps_the_loop_s_steps_for_the_retry(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch, finalizer: bool
+) -> None:
+    """A write lands between the delete's read and its swap: the retry, not the lost attempt,
+    carries the steps that led to the delete, and they are logged once."""
+    cm = registry.by_kind("", "ConfigMap")
+    assert cm is not None
+    meta: dict[str, Any] = {"name": "c", **({"finalizers": ["example.com/hold"]} if finalizer else {})}
+    api.create(cm, "default", {"metadata": meta})
+    real = etcd.update if finalizer else etcd.delete
+    raced: list[bool] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            api.patch(cm, "default", "c", MERGE, {"metadata": {"labels": {"raced": "yes"}}})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(etcd, "update" if finalizer else "delete", racing)
+    opts = Options(component="kcm", trace=False)
+    opts.pending = [etcd.PendingTrace("kcm", "gc", "test.step", {}, [])]
+    result = api.delete(cm, "default", "c", opts)
+    assert raced and opts.pending == []
+    steps = list(TraceStep.objects.filter(cluster=api.cluster, message="test.step").values_list("seq", flat=True))
+    assert steps == [int(result.object["metadata"]["resourceVersion"]) - 1]
+    if finalizer:
+        assert (
+            result.object["metadata"]["labels"] == {"raced": "yes"} and result.object["metadata"]["deletionTimestamp"]
+        )

@@ -174,3 +174,27 @@ def test_cached_texts_undo_the_doubled_percent_signs_with_and_without_plugins() 
         assert ann["kubeglass.io/finalscore-result"] == enc(
             {"a%%": {"A": "4", "Z%d": "4"}, "b%s": {"A": "3", "Z%d": "2"}}
         )
+
+
+def test_unchanged_rows_are_reused_and_changed_rows_are_not() -> None:
+    """Pods of one shape leave most nodes' scores as they were: only the rows that moved are
+    formatted again, and every table still encodes the decision's own scores."""
+    from cluster.scheduler import annotations
+
+    nodes = [make_node(f"n-{i:02d}", {"cpu": "8", "memory": "16Gi", "pods": "110"}) for i in range(20)]
+    sched = Scheduler(cache=Cache.build(nodes), rng=random.Random(5))
+    annotations._LAYOUTS.texts.clear()
+    annotations._LAYOUTS.held = 0
+    for i in range(8):
+        d = sched.schedule_one(PodInfo(make_pod(name=f"p{i}", requests=[{"cpu": "300m", "memory": "256Mi"}])))
+        assert d.selected_node is not None
+        ann = decision_annotations(d)
+        for key, scores in (("score-result", d.raw_scores), ("finalscore-result", d.final_scores)):
+            assert ann[f"kubeglass.io/{key}"] == json.dumps(
+                {n: {p: str(s) for p, s in per.items()} for n, per in scores.items()},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+    [layout] = annotations._LAYOUTS.texts.values()
+    # Two whole tables for the first pod, then far fewer rows than 7 more pods' 2 x 20 each.
+    assert 2 * 20 < layout.formatted < 2 * 20 * 8
