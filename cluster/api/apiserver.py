@@ -944,6 +944,9 @@ class ApiServer:
             except etcd.CompareFailed as exc:
                 opts.pending = pending  # the steps that led here go with the retry
                 raise _Contended from exc
+            except etcd.KeyMissing as exc:  # deleted between the read and the swap
+                opts.pending = pending
+                raise not_found(resource.group, resource.plural, name) from exc
             return Result(stored, 200 if not finalizers or graceful else 202)
         if opts.dry_run:
             return Result(old, 200)

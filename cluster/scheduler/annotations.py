@@ -108,8 +108,9 @@ def _layout(nodes: tuple[str, ...], plugins: tuple[str, ...]) -> _Layout:
     found = _LAYOUTS.get(key)
     if found is None:
         found = _Layout(nodes, plugins)
-        # What it holds: its templates, and two tables of about that size again.
-        _LAYOUTS.put(key, found, 3 * sum(map(len, found.templates)))
+        # What it holds: its templates, and for each of its two last tables the row texts and
+        # their join, each about the templates' size.
+        _LAYOUTS.put(key, found, 5 * sum(map(len, found.templates)))
     return found
 
 

@@ -197,3 +197,26 @@ def test_a_delete_that_loses_its_swap_keeps_the_loop_s_steps_for_the_retry(
         assert (
             result.object["metadata"]["labels"] == {"raced": "yes"} and result.object["metadata"]["deletionTimestamp"]
         )
+
+
+def test_a_delete_whose_object_goes_before_its_swap_is_not_found(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object (held by a finalizer, so the delete is an update) is gone by the time of the
+    swap: a clean 404, and the loop keeps its queued steps."""
+    cm = registry.by_kind("", "ConfigMap")
+    assert cm is not None
+    api.create(cm, "default", {"metadata": {"name": "c", "finalizers": ["example.com/hold"]}})
+    real = etcd.update
+
+    def vanishing(*args: Any, **kwargs: Any) -> Any:
+        etcd.delete(api.cluster.pk, etcd.Key("", "ConfigMap", "default", "c"), None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(etcd, "update", vanishing)
+    opts = Options(component="kcm", trace=False)
+    step = etcd.PendingTrace("kcm", "gc", "test.step", {}, [])
+    opts.pending = [step]
+    with pytest.raises(StatusError) as err:
+        api.delete(cm, "default", "c", opts)
+    assert err.value.code == 404 and opts.pending == [step]
