@@ -574,3 +574,16 @@ def test_system_default_scores_match_upstream_when_only_some_nodes_have_a_zone(s
     pl = plugin_with_cache(PodTopologySpread, nodes, existing, workloads=Workloads(services=[svc]))
     got = run_score(pl, pod, [nd["metadata"]["name"] for nd in candidates])
     assert got == _upstream_system_default_scores(candidates, nodes, existing)
+
+
+def test_system_default_scores_match_upstream_when_no_node_has_a_zone() -> None:
+    """No scored node carries the zone key: the zone constraint adds nothing to any score, so
+    Score may pass over it, and the scores are still upstream's."""
+    nodes = [host(f"node-{i}") for i in range(7)]
+    existing = [p(f"e-{i}", f"node-{i * 3 % 7}", {"foo": ""}) for i in range(11)]
+    svc = {"metadata": {"name": "s", "namespace": ""}, "spec": {"selector": {"foo": ""}}}
+    pod = make_pod(name="p", labels={"foo": ""})
+    pl = plugin_with_cache(PodTopologySpread, nodes, existing, workloads=Workloads(services=[svc]))
+    got = run_score(pl, pod, [nd["metadata"]["name"] for nd in nodes])
+    assert got == _upstream_system_default_scores(nodes, nodes, existing)
+    assert len(set(got)) > 1  # the hostname constraint still spreads

@@ -264,13 +264,15 @@ class _PreFilterState:
 
 
 class _PreScoreState:
-    __slots__ = ("constraints", "ignored_nodes", "pair_counts", "weights")
+    __slots__ = ("constraints", "ignored_nodes", "keys_read", "pair_counts", "weights")
 
     def __init__(self) -> None:
         self.constraints: list[Constraint] = []
         self.ignored_nodes: set[str] = set()
         self.pair_counts: dict[tuple[str, str], int] = {}
         self.weights: list[float] = []
+        # Topology keys (other than the hostname) that some scored node carries.
+        self.keys_read: set[str] = set()
 
 
 class PodTopologySpread(Plugin):
@@ -443,6 +445,7 @@ class PodTopologySpread(Plugin):
                     s.pair_counts[(key, value)] = 0
                     topo_size[i] += 1
             read.update([(key, labels[key]) for labels in label_maps if key in labels])
+        s.keys_read = {key for key, _value in read}
         for i, c in enumerate(s.constraints):
             size = topo_size[i]
             if c.topology_key == LABEL_HOSTNAME:
@@ -495,6 +498,8 @@ class PodTopologySpread(Plugin):
                     float(count(node)) * weight + skew if key in node.labels and node.name not in ignored else None
                     for node in nodes
                 ]
+            elif key not in s.keys_read:
+                continue  # no scored node has the key: it adds nothing to any node's score
             else:
                 pairs = s.pair_counts
                 terms = [
