@@ -132,6 +132,25 @@ class _Unconfirmed(Exception):
     """A write worked out from the watch cache's copy changed nothing: only the store can say so."""
 
 
+class _StepsBackOnFailure:
+    """Around a store write: if it fails, however it fails, the trace steps that led to it go
+    back to ``opts``, so a retry carries them (``_trace`` takes them off when it builds the write's
+    steps). A class, not ``contextlib.contextmanager``: it wraps every loop's writes."""
+
+    __slots__ = ("opts", "pending")
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.pending = opts.pending
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        if exc_type is not None:
+            self.opts.pending = self.pending
+
+
 # A recent copy of an object by key, possibly stale, never to be changed (see ApiServer).
 WatchCache = Callable[[etcd.Key], "dict[str, Any] | None"]
 
@@ -634,32 +653,22 @@ class ApiServer:
         self._record_manager(resource, old, obj, opts, "Update", subresource)
         expected = int(old_meta["resourceVersion"])
         key = self._key(resource, namespace, name)
-        pending = opts.pending
-        trace = self._trace(opts, verb, resource, namespace, name)
-        if (
-            old_meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and not old_meta.get("deletionGracePeriodSeconds")
-            and not _pending_namespace_finalizers(resource, obj)
-        ):
-            # The last finalizer is gone: the object is deleted now (upstream's update-then-delete).
+        with _StepsBackOnFailure(opts):
+            trace = self._trace(opts, verb, resource, namespace, name)
             try:
-                gone = etcd.delete(self.cluster.pk, key, expected, trace)
+                if (
+                    old_meta.get("deletionTimestamp")
+                    and not meta.get("finalizers")
+                    and not old_meta.get("deletionGracePeriodSeconds")
+                    and not _pending_namespace_finalizers(resource, obj)
+                ):
+                    # The last finalizer is gone: the object is deleted now (upstream's update-then-delete).
+                    return Result(etcd.delete(self.cluster.pk, key, expected, trace), 200, warnings)
+                stored = etcd.update(self.cluster.pk, key, obj, expected, trace, owned=True)
             except etcd.CompareFailed as exc:
-                opts.pending = pending
                 raise stale(resource.group, resource.plural, name) from exc
             except etcd.KeyMissing as exc:
-                opts.pending = pending
                 raise not_found(resource.group, resource.plural, name) from exc
-            return Result(gone, 200, warnings)
-        try:
-            stored = etcd.update(self.cluster.pk, key, obj, expected, trace, owned=True)
-        except etcd.CompareFailed as exc:
-            opts.pending = pending  # the steps that led here go with the retry, if there is one
-            raise stale(resource.group, resource.plural, name) from exc
-        except etcd.KeyMissing as exc:
-            opts.pending = pending
-            raise not_found(resource.group, resource.plural, name) from exc
         return Result(stored, 200, warnings)
 
     def patch(
@@ -931,39 +940,35 @@ class ApiServer:
                 new.setdefault("status", {})["phase"] = "Terminating"
             if opts.dry_run:
                 return Result(new, 200)
-            pending = opts.pending
-            try:
-                stored = etcd.update(
-                    self.cluster.pk,
-                    key,
-                    new,
-                    int(meta["resourceVersion"]),
-                    self._trace(opts, "delete", resource, namespace, name),
-                    owned=True,
-                )
-            except etcd.CompareFailed as exc:
-                opts.pending = pending  # the steps that led here go with the retry
-                raise _Contended from exc
-            except etcd.KeyMissing as exc:  # deleted between the read and the swap
-                opts.pending = pending
-                raise not_found(resource.group, resource.plural, name) from exc
+            with _StepsBackOnFailure(opts):
+                try:
+                    stored = etcd.update(
+                        self.cluster.pk,
+                        key,
+                        new,
+                        int(meta["resourceVersion"]),
+                        self._trace(opts, "delete", resource, namespace, name),
+                        owned=True,
+                    )
+                except etcd.CompareFailed as exc:
+                    raise _Contended from exc
+                except etcd.KeyMissing as exc:  # deleted between the read and the swap
+                    raise not_found(resource.group, resource.plural, name) from exc
             return Result(stored, 200 if not finalizers or graceful else 202)
         if opts.dry_run:
             return Result(old, 200)
-        pending = opts.pending
-        try:
-            gone = etcd.delete(
-                self.cluster.pk,
-                key,
-                int(meta["resourceVersion"]),
-                self._trace(opts, "delete", resource, namespace, name),
-            )
-        except etcd.CompareFailed as exc:
-            opts.pending = pending  # the steps that led here go with the retry
-            raise _Contended from exc
-        except etcd.KeyMissing as exc:
-            opts.pending = pending
-            raise not_found(resource.group, resource.plural, name) from exc
+        with _StepsBackOnFailure(opts):
+            try:
+                gone = etcd.delete(
+                    self.cluster.pk,
+                    key,
+                    int(meta["resourceVersion"]),
+                    self._trace(opts, "delete", resource, namespace, name),
+                )
+            except etcd.CompareFailed as exc:
+                raise _Contended from exc
+            except etcd.KeyMissing as exc:
+                raise not_found(resource.group, resource.plural, name) from exc
         return Result(gone, 200)
 
     # ----------------------------------------------------------------- subresources
@@ -1030,22 +1035,20 @@ class ApiServer:
         new["status"]["conditions"] = conditions
         if opts.dry_run:
             return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
-        pending = opts.pending
-        try:
-            etcd.update(
-                self.cluster.pk,
-                key,
-                new,
-                expected_rv,
-                self._trace(opts, "bind", pods, namespace, name),
-                owned=True,
-            )
-        except etcd.CompareFailed as exc:
-            opts.pending = pending
-            raise stale("", "pods", name) from exc
-        except etcd.KeyMissing as exc:
-            opts.pending = pending
-            raise not_found("", "pods", name) from exc
+        with _StepsBackOnFailure(opts):
+            try:
+                etcd.update(
+                    self.cluster.pk,
+                    key,
+                    new,
+                    expected_rv,
+                    self._trace(opts, "bind", pods, namespace, name),
+                    owned=True,
+                )
+            except etcd.CompareFailed as exc:
+                raise stale("", "pods", name) from exc
+            except etcd.KeyMissing as exc:
+                raise not_found("", "pods", name) from exc
         return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     def evict(self, namespace: str, name: str, eviction: Any, opts: Options | None = None) -> Result:
